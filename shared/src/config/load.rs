@@ -1,0 +1,320 @@
+//! Reading the TOML file and `FLEET_*` variables into a [`Config`].
+
+use super::Config;
+use std::path::{Path, PathBuf};
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The TOML file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The TOML file is not valid TOML.
+    #[error("config file {path} is not valid TOML: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        message: String,
+    },
+    /// A setting has a value of the wrong type or an unknown name.
+    #[error("invalid setting `{setting}` (env {env}): {message}")]
+    Invalid {
+        /// Dotted path of the setting.
+        setting: String,
+        /// The environment variable that sets it.
+        env: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl ConfigError {
+    fn invalid(setting: &str, message: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            setting: setting.to_owned(),
+            env: env_name(setting),
+            message: message.into(),
+        }
+    }
+}
+
+/// The environment variable for a dotted setting path.
+pub fn env_name(setting: &str) -> String {
+    format!("FLEET_{}", setting.replace('.', "__").to_uppercase())
+}
+
+pub(super) fn load(
+    file: Option<&Path>,
+    vars: impl Iterator<Item = (String, String)>,
+) -> Result<Config, ConfigError> {
+    let mut table = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            text.parse::<toml::Table>()
+                .map_err(|e| ConfigError::Syntax {
+                    path: path.to_owned(),
+                    message: e.message().to_owned(),
+                })?
+        }
+        None => toml::Table::new(),
+    };
+    for (name, value) in vars {
+        let Some(rest) = name.strip_prefix("FLEET_") else {
+            continue;
+        };
+        if rest == "CONFIG" || rest.is_empty() {
+            continue;
+        }
+        let path: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
+        insert(&mut table, &path, env_value(&value));
+    }
+    let config: Config =
+        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+            let setting = e.path().to_string();
+            ConfigError::invalid(&setting, e.into_inner().to_string())
+        })?;
+    validate(&config)?;
+    Ok(config)
+}
+
+/// Environment values are strings; numbers and booleans are recognised so typed settings parse.
+fn env_value(raw: &str) -> toml::Value {
+    if let Ok(i) = raw.parse::<i64>() {
+        return toml::Value::Integer(i);
+    }
+    if let Ok(b) = raw.parse::<bool>() {
+        return toml::Value::Boolean(b);
+    }
+    toml::Value::String(raw.to_owned())
+}
+
+fn insert(table: &mut toml::Table, path: &[String], value: toml::Value) {
+    match path {
+        [] => {}
+        [last] => {
+            table.insert(last.clone(), value);
+        }
+        [first, rest @ ..] => {
+            let entry = table
+                .entry(first.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if !entry.is_table() {
+                *entry = toml::Value::Table(toml::Table::new());
+            }
+            if let toml::Value::Table(inner) = entry {
+                insert(inner, rest, value);
+            }
+        }
+    }
+}
+
+fn validate(config: &Config) -> Result<(), ConfigError> {
+    let url = config.database_url();
+    if !(url.starts_with("postgres://")
+        || url.starts_with("postgresql://")
+        || url.starts_with("sqlite:"))
+    {
+        return Err(ConfigError::invalid(
+            "database_url",
+            format!(
+                "`{}` is neither postgres://… nor sqlite://…",
+                super::mask_url_password(&url)
+            ),
+        ));
+    }
+    if let Some(redis) = &config.redis_url
+        && !(redis.starts_with("redis://") || redis.starts_with("rediss://"))
+    {
+        return Err(ConfigError::invalid(
+            "redis_url",
+            "must start with redis:// or rediss://",
+        ));
+    }
+    let blob = config.blob_url();
+    if !(blob.starts_with("file://") || blob.starts_with("s3://")) {
+        return Err(ConfigError::invalid(
+            "blob_url",
+            "must start with file:// or s3://",
+        ));
+    }
+    if config.redis_url.is_none() && !url.starts_with("sqlite:") {
+        return Err(ConfigError::invalid(
+            "redis_url",
+            "queues need Redis when the database is PostgreSQL: set FLEET_REDIS_URL",
+        ));
+    }
+    let q = &config.queue;
+    if q.lease_secs == 0 {
+        return Err(ConfigError::invalid(
+            "queue.lease_secs",
+            "must be at least 1",
+        ));
+    }
+    if q.fetch_batch == 0 || q.fetch_batch > 1_000 {
+        return Err(ConfigError::invalid(
+            "queue.fetch_batch",
+            "must be between 1 and 1000",
+        ));
+    }
+    if q.idle_poll_ms == 0 {
+        return Err(ConfigError::invalid(
+            "queue.idle_poll_ms",
+            "must be at least 1",
+        ));
+    }
+    for kind in fleet_jobs::WorkerKind::ALL {
+        let k = config.kinds.of(kind);
+        let name = |field: &str| format!("kinds.{kind}.{field}");
+        if k.concurrency == 0 {
+            return Err(ConfigError::invalid(
+                &name("concurrency"),
+                "must be at least 1",
+            ));
+        }
+        if k.max_attempts == 0 {
+            return Err(ConfigError::invalid(
+                &name("max_attempts"),
+                "must be at least 1",
+            ));
+        }
+        if k.timeout_secs == 0 {
+            return Err(ConfigError::invalid(
+                &name("timeout_secs"),
+                "must be at least 1",
+            ));
+        }
+        if k.min_replicas > k.max_replicas {
+            return Err(ConfigError::invalid(
+                &name("min_replicas"),
+                "must not exceed max_replicas",
+            ));
+        }
+        if !(0.0..=1.0).contains(&k.backoff_jitter) {
+            return Err(ConfigError::invalid(
+                &name("backoff_jitter"),
+                "must be between 0.0 and 1.0",
+            ));
+        }
+        if k.target_per_replica == 0 {
+            return Err(ConfigError::invalid(
+                &name("target_per_replica"),
+                "must be at least 1",
+            ));
+        }
+    }
+    if config.api.rate_limit_per_sec == 0 {
+        return Err(ConfigError::invalid(
+            "api.rate_limit_per_sec",
+            "must be at least 1",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let config = load(None, vars(&[])).unwrap();
+        assert!(config.database_url().starts_with("sqlite://"));
+        assert_eq!(config.kinds.media.concurrency, 2);
+    }
+
+    #[test]
+    fn env_overrides_nested_settings() {
+        let config = load(
+            None,
+            vars(&[
+                ("FLEET_KINDS__MEDIA__CONCURRENCY", "7"),
+                ("FLEET_QUEUE__LEASE_SECS", "3"),
+                ("FLEET_LOG", "debug"),
+                ("OTHER", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.kinds.media.concurrency, 7);
+        assert_eq!(config.queue.lease_secs, 3);
+        assert_eq!(config.log, "debug");
+    }
+
+    #[test]
+    fn wrong_type_names_the_setting_and_variable() {
+        let err = load(None, vars(&[("FLEET_KINDS__MEDIA__CONCURRENCY", "many")])).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("kinds.media.concurrency"), "{text}");
+        assert!(text.contains("FLEET_KINDS__MEDIA__CONCURRENCY"), "{text}");
+    }
+
+    #[test]
+    fn unknown_setting_is_rejected() {
+        let err = load(None, vars(&[("FLEET_DATABSE_URL", "postgres://x")])).unwrap_err();
+        assert!(err.to_string().contains("databse_url"), "{err}");
+    }
+
+    #[test]
+    fn invalid_values_fail_validation() {
+        let err = load(None, vars(&[("FLEET_DATABASE_URL", "mysql://x")])).unwrap_err();
+        assert!(err.to_string().contains("database_url"));
+        let err = load(
+            None,
+            vars(&[("FLEET_DATABASE_URL", "postgres://localhost/x")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("FLEET_REDIS_URL"), "{err}");
+        let err = load(None, vars(&[("FLEET_KINDS__PAYOUT__MAX_ATTEMPTS", "0")])).unwrap_err();
+        assert!(err.to_string().contains("kinds.payout.max_attempts"));
+    }
+
+    #[test]
+    fn file_then_env() {
+        let dir = std::env::temp_dir().join(format!("fleet-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("fleet.toml");
+        std::fs::write(&path, "log = \"warn\"\n[kinds.notify]\nconcurrency = 3\n").unwrap();
+        let config = load(Some(&path), vars(&[("FLEET_LOG", "error")])).unwrap();
+        assert_eq!(config.log, "error");
+        assert_eq!(config.kinds.notify.concurrency, 3);
+        std::fs::write(&path, "log = [").unwrap();
+        assert!(matches!(
+            load(Some(&path), vars(&[])),
+            Err(ConfigError::Syntax { .. })
+        ));
+    }
+
+    #[test]
+    fn masks_secrets() {
+        let config = load(
+            None,
+            vars(&[
+                ("FLEET_DATABASE_URL", "postgres://fleet:hunter2@db/fleet"),
+                ("FLEET_REDIS_URL", "redis://:s3cret@cache:6379"),
+                ("FLEET_SECRET_KEY", "topsecret"),
+            ]),
+        )
+        .unwrap();
+        let shown = config.to_masked_toml();
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("s3cret") && !shown.contains("topsecret")
+        );
+        assert!(shown.contains("postgres://fleet:***@db/fleet"), "{shown}");
+    }
+}

@@ -1,0 +1,163 @@
+//! The SQL database: PostgreSQL in production, SQLite for `fleet dev`, same schema.
+
+pub mod api_keys;
+pub mod idempotency;
+pub mod jobs;
+mod migrate;
+
+pub use migrate::SchemaState;
+
+use sqlx::{
+    PgPool, SqlitePool,
+    postgres::PgPoolOptions,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+use std::{str::FromStr, time::Duration};
+
+/// Why a database operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL could not be parsed or the server could not be reached.
+    #[error("cannot connect to the database at {url}: {source}")]
+    Connect {
+        /// The URL, password masked.
+        url: String,
+        /// The driver error.
+        source: sqlx::Error,
+    },
+    /// The schema is older than this build.
+    #[error(
+        "the database at {url} is not migrated (schema version {current}, this build needs {needed}): run `fleet migrate`"
+    )]
+    NotMigrated {
+        /// The URL, password masked.
+        url: String,
+        /// Highest applied migration (0 for none).
+        current: i64,
+        /// Highest migration of this build.
+        needed: i64,
+    },
+    /// The schema is newer than this build.
+    #[error(
+        "the database at {url} has schema version {current}, newer than this build knows ({known}): upgrade fleet"
+    )]
+    TooNew {
+        /// The URL, password masked.
+        url: String,
+        /// Highest applied migration.
+        current: i64,
+        /// Highest migration of this build.
+        known: i64,
+    },
+    /// Applying migrations failed.
+    #[error("migrating the database failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A query failed.
+    #[error("database query failed: {0}")]
+    Query(#[from] sqlx::Error),
+    /// A stored value could not be decoded.
+    #[error("corrupt row in {table}: {message}")]
+    Corrupt {
+        /// The table.
+        table: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A pool on one of the two supported databases.
+#[derive(Debug, Clone)]
+pub enum Db {
+    /// PostgreSQL.
+    Postgres(PgPool),
+    /// SQLite (one file).
+    Sqlite(SqlitePool),
+}
+
+/// Runs `$body` with `$pool` bound to whichever pool `$db` holds; the body is
+/// compiled once per dialect.
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::db::Db::Postgres($pool) => $body,
+            $crate::db::Db::Sqlite($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+impl Db {
+    /// Opens a pool for `url` (`postgres://…` or `sqlite://…`); SQLite files are created.
+    pub async fn connect(url: &str) -> Result<Db, DbError> {
+        let masked = crate::config::mask_url_password(url);
+        let connect_err = |source| DbError::Connect {
+            url: masked.clone(),
+            source,
+        };
+        if url.starts_with("sqlite:") {
+            if let Some(parent) = sqlite_file(url).and_then(|p| p.parent().map(ToOwned::to_owned))
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(&parent).map_err(|e| connect_err(sqlx::Error::Io(e)))?;
+            }
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(connect_err)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
+                .await
+                .map_err(connect_err)?;
+            Ok(Db::Sqlite(pool))
+        } else {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect(url)
+                .await
+                .map_err(connect_err)?;
+            Ok(Db::Postgres(pool))
+        }
+    }
+
+    /// Whether this is SQLite.
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self, Db::Sqlite(_))
+    }
+
+    /// Checks the server answers a trivial query.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await)
+    }
+}
+
+/// The file path of a `sqlite://path?opts` URL, if it names a file.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        None
+    } else {
+        Some(std::path::PathBuf::from(path))
+    }
+}
+
+/// Milliseconds since the Unix epoch, the unit of every stored timestamp.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

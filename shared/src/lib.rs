@@ -1,0 +1,12 @@
+//! Fleet's shared layer: configuration, the database, queue backends, blob
+//! store and telemetry. Both the API and the workers build on it; it knows
+//! nothing of HTTP routes or job handlers.
+
+pub mod config;
+pub mod db;
+
+pub use config::Config;
+pub use db::{Db, DbError};
+pub mod queue;
+
+pub use queue::{QueueError, Queues};

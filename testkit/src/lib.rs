@@ -1,0 +1,162 @@
+//! Test support for Fleet: fresh databases and queue backends on the services
+//! running on this machine (PostgreSQL and Redis on 127.0.0.1), unique queue
+//! names, and polling helpers. Real services only; nothing is mocked.
+
+use fleet_shared::{Db, Queues};
+use std::{future::Future, time::Duration};
+
+/// PostgreSQL server used by tests (`FLEET_TEST_POSTGRES_URL`).
+pub fn postgres_url() -> String {
+    std::env::var("FLEET_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+}
+
+/// Redis server used by tests (`FLEET_TEST_REDIS_URL`).
+pub fn redis_url() -> String {
+    std::env::var("FLEET_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// A unique id for naming test resources.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", ulid::Ulid::new().to_string().to_lowercase())
+}
+
+/// A unique queue name, so tests sharing one Redis never see each other's jobs.
+pub fn unique_queue(prefix: &str) -> String {
+    unique(&format!("t.{prefix}."))
+}
+
+/// The two backend combinations the job runtime supports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite holds both the jobs table and the queues (`fleet dev`).
+    Sqlite,
+    /// PostgreSQL holds the jobs table, Redis the queues (production).
+    RedisPostgres,
+}
+
+impl Backend {
+    /// Both backends, for suites that must pass on each.
+    pub const ALL: [Backend; 2] = [Backend::Sqlite, Backend::RedisPostgres];
+}
+
+/// A database created for one test and dropped after it.
+#[derive(Debug)]
+pub struct TestDb {
+    /// The migrated database.
+    pub db: Db,
+    /// Its URL.
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+#[derive(Debug)]
+enum Cleanup {
+    File(std::path::PathBuf),
+    Postgres { server: String, name: String },
+}
+
+impl TestDb {
+    /// A migrated SQLite file in the temp directory.
+    pub async fn sqlite() -> TestDb {
+        let dir = std::env::temp_dir().join(unique("fleet-test-"));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        let url = format!("sqlite://{}/fleet.db", dir.display());
+        TestDb::open(url, Cleanup::File(dir)).await
+    }
+
+    /// A migrated, freshly created PostgreSQL database.
+    pub async fn postgres() -> TestDb {
+        let server = postgres_url();
+        let name = unique("fleet_test_");
+        let admin = Db::connect(&format!("{server}/postgres"))
+            .await
+            .expect("PostgreSQL on 127.0.0.1:5432 must be running");
+        if let Db::Postgres(pool) = &admin {
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(pool)
+                .await
+                .expect("create test database");
+        }
+        admin.close().await;
+        let url = format!("{server}/{name}");
+        TestDb::open(url, Cleanup::Postgres { server, name }).await
+    }
+
+    /// A migrated database of the kind `backend` uses.
+    pub async fn for_backend(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => TestDb::sqlite().await,
+            Backend::RedisPostgres => TestDb::postgres().await,
+        }
+    }
+
+    async fn open(url: String, cleanup: Cleanup) -> TestDb {
+        let db = Db::connect(&url).await.expect("connect test database");
+        db.migrate().await.expect("migrate test database");
+        TestDb { db, url, cleanup }
+    }
+
+    /// Queues on this database: in it (SQLite) or in Redis (PostgreSQL).
+    pub async fn queues(&self) -> Queues {
+        match self.db {
+            Db::Sqlite(_) => Queues::sql(self.db.clone()),
+            Db::Postgres(_) => Queues::redis(&redis_url(), self.db.clone())
+                .await
+                .expect("Redis on 127.0.0.1:6379 must be running"),
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::File(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::Postgres { server, name } => {
+                let (server, name) = (server.clone(), name.clone());
+                // Dropping runs on its own runtime: Drop may run inside or outside one.
+                let _ = std::thread::spawn(move || {
+                    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    else {
+                        return;
+                    };
+                    rt.block_on(async {
+                        if let Ok(Db::Postgres(pool)) =
+                            Db::connect(&format!("{server}/postgres")).await
+                        {
+                            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            )))
+                            .execute(&pool)
+                            .await;
+                            pool.close().await;
+                        }
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}
+
+/// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
