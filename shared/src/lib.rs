@@ -10,3 +10,4 @@ pub use db::{Db, DbError};
 pub mod queue;
 
 pub use queue::{QueueError, Queues};
+pub mod telemetry;

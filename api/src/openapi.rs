@@ -1,0 +1,50 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use crate::routes::{health, jobs, metrics, ops};
+use axum::Json;
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+
+/// Fleet's OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Fleet API", description = "Back-office engine of a second-hand marketplace: enqueue work, watch it run."),
+    paths(
+        health::healthz, health::readyz, metrics::metrics, openapi_json,
+        jobs::create_job, jobs::get_job,
+        ops::list_queues, ops::list_dead, ops::retry_dead, ops::retry_all_dead, ops::purge_dead, ops::purge_all_dead,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "jobs", description = "Enqueue jobs and read their status"),
+        (name = "ops", description = "Queues, dead jobs and metrics, for operators"),
+        (name = "health", description = "Liveness and readiness"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some("An API key (`fleet_…`) or an end-user JWT from the marketplace's identity service"))
+                        .build(),
+                ),
+            );
+        }
+    }
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "health", responses((status = 200, description = "The OpenAPI document")))]
+pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,27 @@
+//! The route table, built in one place from one function per resource module.
+
+pub mod health;
+pub mod jobs;
+pub mod metrics;
+pub mod ops;
+
+use crate::state::AppState;
+use axum::Router;
+
+/// Routes under `/v1`, all behind bearer authentication.
+pub fn v1() -> Router<AppState> {
+    Router::new().merge(jobs::router()).merge(ops::router())
+}
+
+/// Routes outside `/v1` that need no credential.
+pub fn public() -> Router<AppState> {
+    Router::new()
+        .merge(health::router())
+        .merge(metrics::router())
+}
+
+/// Renders a millisecond timestamp as RFC 3339.
+pub(crate) fn rfc3339(ms: i64) -> String {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_millis(time).to_string()
+}

@@ -1,0 +1,76 @@
+//! What every handler shares: database, queues, configuration, credentials.
+
+use crate::{
+    auth::{Authenticator, JwtConfigError, JwtVerifier},
+    middleware::rate_limit::RateLimiter,
+};
+use fleet_shared::{Config, Db, QueueError, Queues};
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::{ops::Deref, sync::Arc};
+
+/// Why the API could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The JWT keys could not be loaded.
+    #[error(transparent)]
+    Jwt(#[from] JwtConfigError),
+    /// Redis for shared rate limits could not be reached.
+    #[error("cannot connect to Redis for rate limits: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// The queue backend failed.
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// Shared handler state; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<Inner>);
+
+/// The contents of [`AppState`].
+#[derive(Debug)]
+pub struct Inner {
+    /// The database.
+    pub db: Db,
+    /// The queue backend.
+    pub queues: Queues,
+    /// Effective configuration.
+    pub config: Config,
+    /// Bearer credential checks.
+    pub auth: Authenticator,
+    /// Per-credential rate limits.
+    pub limiter: RateLimiter,
+    /// Prometheus registry of this process.
+    pub metrics: PrometheusHandle,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// State for `config`, over an open database and queue backend.
+    pub async fn new(config: Config, queues: Queues) -> Result<AppState, StateError> {
+        let jwt = JwtVerifier::from_settings(&config.jwt)?;
+        let api = &config.api;
+        let limiter = match &config.redis_url {
+            Some(url) => {
+                let client = redis::Client::open(url.as_str())?;
+                let conn = redis::aio::ConnectionManager::new(client).await?;
+                RateLimiter::redis(conn, api.rate_limit_per_sec, api.rate_limit_burst)
+            }
+            None => RateLimiter::memory(api.rate_limit_per_sec, api.rate_limit_burst),
+        };
+        Ok(AppState(Arc::new(Inner {
+            db: queues.db().clone(),
+            queues,
+            auth: Authenticator::new(jwt),
+            limiter,
+            metrics: fleet_shared::telemetry::metrics(),
+            config,
+        })))
+    }
+}

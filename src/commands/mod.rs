@@ -1,0 +1,9 @@
+//! One module per subcommand.
+
+pub mod api;
+pub mod config;
+pub mod dev;
+pub mod keys;
+pub mod migrate;
+pub mod queues;
+pub mod worker;

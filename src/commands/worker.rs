@@ -1,0 +1,36 @@
+//! `fleet worker KIND…`: run workers of the given kinds.
+
+use fleet_jobs::WorkerKind;
+use fleet_shared::Config;
+use fleet_workers::runtime::WorkerPool;
+use std::path::Path;
+
+/// Worker kinds to run.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// One or more of: media, export, notify, categorize, payout.
+    #[arg(required = true, value_name = "KIND")]
+    kinds: Vec<WorkerKind>,
+}
+
+/// Runs until SIGTERM or Ctrl-C, then drains in-flight jobs within the grace period.
+pub async fn run(file: Option<&Path>, args: Args) -> anyhow::Result<()> {
+    let config = crate::start::config(file)?;
+    let db = crate::start::database(&config).await?;
+    let queues = crate::start::queues(&config, db).await?;
+    let pool = pool(&config, queues, &args.kinds);
+    pool.run(crate::start::shutdown_signal()).await?;
+    tracing::info!("workers stopped");
+    Ok(())
+}
+
+/// A pool with one worker per queue of each kind.
+pub fn pool(config: &Config, queues: fleet_shared::Queues, kinds: &[WorkerKind]) -> WorkerPool {
+    let mut pool = WorkerPool::new(queues, fleet_workers::registry(kinds), &config.queue);
+    for kind in kinds {
+        for queue in kind.queues() {
+            pool.add_queue(queue, config.kinds.of(*kind), &config.queue);
+        }
+    }
+    pool
+}

@@ -1,0 +1,56 @@
+//! Start-up shared by the commands: configuration, database, queues, signals.
+
+use anyhow::Context;
+use fleet_shared::{Config, Db, Queues};
+use std::path::Path;
+
+/// Loads the configuration and sets up logging.
+pub fn config(file: Option<&Path>) -> anyhow::Result<Config> {
+    let config = Config::load(file)?;
+    fleet_shared::telemetry::init_logging(&config);
+    Ok(config)
+}
+
+/// Connects to the database and refuses to go on unless its schema is this build's.
+pub async fn database(config: &Config) -> anyhow::Result<Db> {
+    let url = config.database_url();
+    let db = Db::connect(&url).await?;
+    db.ensure_migrated(&url).await?;
+    Ok(db)
+}
+
+/// The queue backend the configuration selects: Redis when `redis_url` is set, else the database.
+pub async fn queues(config: &Config, db: Db) -> anyhow::Result<Queues> {
+    match &config.redis_url {
+        Some(url) => Queues::redis(url, db).await.with_context(|| {
+            format!(
+                "cannot connect to Redis at {}",
+                fleet_shared::config::mask_url_password(url)
+            )
+        }),
+        None => Ok(Queues::sql(db)),
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}
