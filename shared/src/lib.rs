@@ -4,10 +4,10 @@
 
 pub mod config;
 pub mod db;
+pub mod queue;
+pub mod signal;
+pub mod telemetry;
 
 pub use config::Config;
 pub use db::{Db, DbError};
-pub mod queue;
-
 pub use queue::{QueueError, Queues};
-pub mod telemetry;

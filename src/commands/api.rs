@@ -13,6 +13,6 @@ pub async fn run(file: Option<&Path>) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {} (set FLEET_LISTEN)", config.listen))?;
     tracing::info!(listen = %config.listen, queues = queues.backend_name(), "API listening");
     let state = fleet_api::AppState::new(config, queues).await?;
-    fleet_api::serve(listener, state, crate::start::shutdown_signal()).await?;
+    fleet_api::serve(listener, state, fleet_shared::signal::shutdown()).await?;
     Ok(())
 }

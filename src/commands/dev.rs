@@ -54,7 +54,7 @@ pub async fn run(file: Option<&Path>, args: Args) -> anyhow::Result<()> {
     };
     let api = tokio::spawn(fleet_api::serve(listener, state, wait(stopped.clone())));
     let workers = tokio::spawn(pool.run(wait(stopped)));
-    crate::start::shutdown_signal().await;
+    fleet_shared::signal::shutdown().await;
     let _ = stop.send(true);
     api.await??;
     workers.await??;

@@ -19,7 +19,7 @@ pub async fn run(file: Option<&Path>, args: Args) -> anyhow::Result<()> {
     let db = crate::start::database(&config).await?;
     let queues = crate::start::queues(&config, db).await?;
     let pool = pool(&config, queues, &args.kinds);
-    pool.run(crate::start::shutdown_signal()).await?;
+    pool.run(fleet_shared::signal::shutdown()).await?;
     tracing::info!("workers stopped");
     Ok(())
 }

@@ -2,6 +2,8 @@
 //! running on this machine (PostgreSQL and Redis on 127.0.0.1), unique queue
 //! names, and polling helpers. Real services only; nothing is mocked.
 
+pub mod effect;
+
 use fleet_shared::{Db, Queues};
 use std::{future::Future, time::Duration};
 

@@ -41,12 +41,15 @@ impl Job for Work {
     }
 }
 
-/// Every attempt seen, by job number: (attempt, when).
+/// One run of a job: its attempt number and when it started.
+type Run = (i32, Instant);
+
+/// Every run seen, by job number.
 #[derive(Clone, Default)]
-struct Seen(Arc<Mutex<HashMap<u64, Vec<(i32, Instant)>>>>);
+struct Seen(Arc<Mutex<HashMap<u64, Vec<Run>>>>);
 
 impl Seen {
-    fn attempts(&self, n: u64) -> Vec<(i32, Instant)> {
+    fn attempts(&self, n: u64) -> Vec<Run> {
         self.0.lock().unwrap().get(&n).cloned().unwrap_or_default()
     }
     fn jobs(&self) -> usize {

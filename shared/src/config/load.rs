@@ -71,7 +71,8 @@ pub(super) fn load(
         let Some(rest) = name.strip_prefix("FLEET_") else {
             continue;
         };
-        if rest == "CONFIG" || rest.is_empty() {
+        // FLEET_CONFIG names the file; FLEET_TEST_* belong to the test suite.
+        if rest == "CONFIG" || rest.is_empty() || rest.starts_with("TEST_") {
             continue;
         }
         let path: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
@@ -248,6 +249,7 @@ mod tests {
                 ("FLEET_QUEUE__LEASE_SECS", "3"),
                 ("FLEET_LOG", "debug"),
                 ("OTHER", "x"),
+                ("FLEET_TEST_REDIS_URL", "redis://elsewhere"),
             ]),
         )
         .unwrap();

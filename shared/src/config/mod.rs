@@ -4,7 +4,9 @@
 //!
 //! Environment names are the setting path in upper case with `__` between
 //! levels: `FLEET_DATABASE_URL` sets `database_url`,
-//! `FLEET_KINDS__MEDIA__CONCURRENCY` sets `kinds.media.concurrency`.
+//! `FLEET_KINDS__MEDIA__CONCURRENCY` sets `kinds.media.concurrency`. An unknown
+//! `FLEET_*` name is an error (it is usually a typo); `FLEET_TEST_*` names are
+//! left to the test suite.
 
 mod kinds;
 mod load;

@@ -12,6 +12,19 @@ use crate::db::{
 use redis::{AsyncCommands, Script, aio::ConnectionManager};
 use std::{sync::Arc, time::Duration};
 
+/// Replies of the stats pipeline, in command order.
+type StatsReply = (
+    u64,
+    u64,
+    u64,
+    u64,
+    u64,
+    Option<String>,
+    Option<u64>,
+    Option<u64>,
+    Vec<(String, f64)>,
+);
+
 /// Most due or lost jobs one fetch moves; keeps every script call short.
 const STEP: usize = 1_000;
 /// Most jobs per push or requeue script call.
@@ -313,17 +326,7 @@ impl RedisQueues {
             processed,
             failed,
             first_due,
-        ): (
-            u64,
-            u64,
-            u64,
-            u64,
-            u64,
-            Option<String>,
-            Option<u64>,
-            Option<u64>,
-            Vec<(String, f64)>,
-        ) = redis::pipe()
+        ): StatsReply = redis::pipe()
             .llen(&keys.wait)
             .zcard(&keys.scheduled)
             .zcount(&keys.scheduled, "-inf", now)

@@ -14,6 +14,15 @@ use std::{
     time::Duration,
 };
 
+/// Waiting, scheduled, in flight, dead, and the oldest due time.
+type StatsRow = (
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
 /// How often a queue is swept for jobs whose worker stopped sending heartbeats.
 const RECLAIM_EVERY_MS: i64 = 1_000;
 
@@ -189,13 +198,7 @@ impl SqlQueues {
 
     pub(super) async fn stats(&self, queue: &str) -> Result<QueueStats, QueueError> {
         let now = now_ms();
-        let (waiting, scheduled, in_flight, dead, oldest): (
-            Option<i64>,
-            Option<i64>,
-            Option<i64>,
-            Option<i64>,
-            Option<i64>,
-        ) = crate::db::on_pool!(&self.db, pool => sqlx::query_as(
+        let (waiting, scheduled, in_flight, dead, oldest): StatsRow = crate::db::on_pool!(&self.db, pool => sqlx::query_as(
             "SELECT \
                SUM(CASE WHEN status IN ('queued', 'failed') AND run_at <= $2 THEN 1 ELSE 0 END), \
                SUM(CASE WHEN status IN ('queued', 'failed') AND run_at > $2 THEN 1 ELSE 0 END), \
