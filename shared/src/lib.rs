@@ -1,9 +1,10 @@
-//! Fleet's shared layer: configuration, the database, queue backends, blob
-//! store and telemetry. Both the API and the workers build on it; it knows
-//! nothing of HTTP routes or job handlers.
+//! Fleet's shared layer: configuration, the database, queue backends, the
+//! outbound HTTP client, blob store and telemetry. Both the API and the
+//! workers build on it; it knows nothing of HTTP routes or job handlers.
 
 pub mod config;
 pub mod db;
+pub mod http;
 pub mod queue;
 pub mod signal;
 pub mod telemetry;
