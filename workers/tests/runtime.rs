@@ -149,6 +149,7 @@ impl Harness {
                 lease: Duration::from_secs(2),
                 idle_poll: Duration::from_millis(50),
                 fetch_batch: 200,
+                prefetch: concurrency * 2,
                 retry,
             },
             timeout,
@@ -340,6 +341,21 @@ async fn timeout_fails_the_attempt(backend: Backend) {
     assert!(error.unwrap().contains("timed out after 0.3s"));
 }
 
+async fn long_job_shows_running_then_succeeded(backend: Backend) {
+    let h = Harness::new(backend, "running").await;
+    let ids = h.enqueue(vec![h.job(1, Mode::Sleep(1_500), 3)]).await;
+    let worker = h.start(2, FAST, Duration::from_secs(10));
+    h.wait_status(&ids[0], JobStatus::Running, Duration::from_secs(5))
+        .await;
+    let job = h.queues.db().job(&ids[0]).await.unwrap().unwrap();
+    assert_eq!(job.attempts, 1);
+    assert!(job.started_at.is_some() && job.finished_at.is_none());
+    assert_eq!(h.stats().await.in_flight, 1);
+    h.wait_status(&ids[0], JobStatus::Succeeded, Duration::from_secs(10))
+        .await;
+    worker.stop().await;
+}
+
 async fn idempotency_key_creates_one_job(backend: Backend) {
     let h = Harness::new(backend, "idem").await;
     let mut a = h.job(1, Mode::Succeed, 3);
@@ -495,6 +511,7 @@ on_both_backends!(
     dead_after_max_attempts_then_retry_and_purge,
     timeout_fails_the_attempt,
     idempotency_key_creates_one_job,
+    long_job_shows_running_then_succeeded,
     drains_backlog_of_50k,
     drains_20k_retries_due_together,
     drains_20k_scheduled_due_together,

@@ -100,6 +100,8 @@ pub struct Outcome {
     pub error: Option<String>,
     /// When a retry is due (ms since epoch).
     pub run_at: Option<i64>,
+    /// When the attempt started (ms since epoch), if it did.
+    pub started_at: Option<i64>,
 }
 
 impl Outcome {
@@ -111,6 +113,7 @@ impl Outcome {
             status: JobStatus::Succeeded,
             error: None,
             run_at: None,
+            started_at: None,
         }
     }
 
@@ -122,6 +125,7 @@ impl Outcome {
             status: JobStatus::Failed,
             error: Some(error),
             run_at: Some(run_at),
+            started_at: None,
         }
     }
 
@@ -133,6 +137,7 @@ impl Outcome {
             status: JobStatus::Dead,
             error: Some(error),
             run_at: None,
+            started_at: None,
         }
     }
 }
@@ -140,7 +145,7 @@ impl Outcome {
 const COLUMNS: &str = "id, kind, queue, status, payload, seller_id, priority, attempts, max_attempts, \
     progress_done, progress_total, last_error, run_at, created_at, updated_at, started_at, finished_at";
 
-/// Most rows inserted by one statement (13 parameters each, under SQLite's limit).
+/// Most rows inserted by one statement.
 const INSERT_CHUNK: usize = 1_000;
 
 fn record_from_row<R>(row: &R) -> Result<JobRecord, DbError>
@@ -188,49 +193,61 @@ impl Db {
         let now = now_ms();
         let mut created = std::collections::HashSet::new();
         for chunk in jobs.chunks(INSERT_CHUNK) {
-            let mut sql = String::from(
-                "INSERT INTO jobs (id, kind, queue, status, payload, idempotency_key, seller_id, priority, \
-                 attempts, max_attempts, run_at, created_at, updated_at) VALUES ",
-            );
-            for i in 0..chunk.len() {
-                let b = i * 11;
-                if i > 0 {
-                    sql.push(',');
+            let ids: Vec<String> = match self {
+                Db::Postgres(pool) => {
+                    let col = |f: fn(&NewJob) -> String| chunk.iter().map(f).collect::<Vec<_>>();
+                    let opt =
+                        |f: fn(&NewJob) -> Option<String>| chunk.iter().map(f).collect::<Vec<_>>();
+                    sqlx::query_scalar(
+                        "INSERT INTO jobs (id, kind, queue, status, payload, idempotency_key, seller_id, priority, \
+                         attempts, max_attempts, run_at, created_at, updated_at) \
+                         SELECT id, kind, queue, 'queued', payload, key, seller, priority, 0, max_attempts, run_at, $10, $10 \
+                         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+                                     $7::int[], $8::int[], $9::bigint[]) \
+                           AS u(id, kind, queue, payload, key, seller, priority, max_attempts, run_at) \
+                         ON CONFLICT DO NOTHING RETURNING id",
+                    )
+                    .bind(col(|j| j.id.clone()))
+                    .bind(col(|j| j.kind.clone()))
+                    .bind(col(|j| j.queue.clone()))
+                    .bind(col(|j| j.payload.clone()))
+                    .bind(opt(|j| j.idempotency_key.clone()))
+                    .bind(opt(|j| j.seller_id.clone()))
+                    .bind(chunk.iter().map(|j| j.priority).collect::<Vec<_>>())
+                    .bind(chunk.iter().map(|j| j.max_attempts).collect::<Vec<_>>())
+                    .bind(chunk.iter().map(|j| j.run_at).collect::<Vec<_>>())
+                    .bind(now)
+                    .fetch_all(pool)
+                    .await?
                 }
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, 'queued', ${}, ${}, ${}, ${}, 0, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7,
-                    b + 8,
-                    b + 9,
-                    b + 10,
-                    b + 11
-                ));
-            }
-            sql.push_str(" ON CONFLICT DO NOTHING RETURNING id");
-            let ids: Vec<String> = on_pool!(self, pool => {
-                let mut q = sqlx::query_scalar(AssertSqlSafe(sql.clone()));
-                for job in chunk {
-                    q = q
-                        .bind(&job.id)
-                        .bind(&job.kind)
-                        .bind(&job.queue)
-                        .bind(&job.payload)
-                        .bind(&job.idempotency_key)
-                        .bind(&job.seller_id)
-                        .bind(job.priority)
-                        .bind(job.max_attempts)
-                        .bind(job.run_at)
-                        .bind(now)
-                        .bind(now);
+                Db::Sqlite(pool) => {
+                    let rows = serde_json::Value::Array(
+                        chunk
+                            .iter()
+                            .map(|j| {
+                                serde_json::json!({
+                                    "id": j.id, "kind": j.kind, "queue": j.queue, "payload": j.payload,
+                                    "key": j.idempotency_key, "seller": j.seller_id, "priority": j.priority,
+                                    "max_attempts": j.max_attempts, "run_at": j.run_at,
+                                })
+                            })
+                            .collect(),
+                    );
+                    sqlx::query_scalar(
+                        "INSERT INTO jobs (id, kind, queue, status, payload, idempotency_key, seller_id, priority, \
+                         attempts, max_attempts, run_at, created_at, updated_at) \
+                         SELECT value ->> 'id', value ->> 'kind', value ->> 'queue', 'queued', value ->> 'payload', \
+                                value ->> 'key', value ->> 'seller', value ->> 'priority', 0, value ->> 'max_attempts', \
+                                value ->> 'run_at', $2, $2 \
+                         FROM json_each($1) WHERE true \
+                         ON CONFLICT DO NOTHING RETURNING id",
+                    )
+                    .bind(rows.to_string())
+                    .bind(now)
+                    .fetch_all(pool)
+                    .await?
                 }
-                q.fetch_all(pool).await
-            })?;
+            };
             created.extend(ids);
         }
         let mut out = Vec::with_capacity(jobs.len());
@@ -297,6 +314,7 @@ impl Db {
     }
 
     /// Marks leased jobs as running with the attempt number the queue assigned.
+    /// A job whose outcome for that attempt is already recorded is left alone.
     pub async fn mark_running(
         &self,
         started: &[(String, i32)],
@@ -319,7 +337,8 @@ impl Db {
                     "UPDATE jobs SET status = 'running', attempts = u.attempt, worker_id = $2, \
                      started_at = $3, updated_at = $3 \
                      FROM jsonb_to_recordset($1::jsonb) AS u(id text, attempt int) \
-                     WHERE jobs.id = u.id AND jobs.status NOT IN ('succeeded', 'dead', 'cancelled')",
+                     WHERE jobs.id = u.id AND jobs.attempts <= u.attempt \
+                     AND (jobs.status IN ('queued', 'running') OR (jobs.status = 'failed' AND jobs.attempts < u.attempt))",
                 )
                 .bind(json)
                 .bind(worker)
@@ -332,7 +351,8 @@ impl Db {
                     "UPDATE jobs SET status = 'running', attempts = u.attempt, worker_id = $2, \
                      started_at = $3, updated_at = $3 \
                      FROM (SELECT value ->> 'id' AS id, value ->> 'attempt' AS attempt FROM json_each($1)) AS u \
-                     WHERE jobs.id = u.id AND jobs.status NOT IN ('succeeded', 'dead', 'cancelled')",
+                     WHERE jobs.id = u.id AND jobs.attempts <= u.attempt \
+                     AND (jobs.status IN ('queued', 'running') OR (jobs.status = 'failed' AND jobs.attempts < u.attempt))",
                 )
                 .bind(json)
                 .bind(worker)
@@ -344,8 +364,10 @@ impl Db {
         Ok(())
     }
 
-    /// Writes the outcomes of finished attempts. An outcome whose attempt is not
-    /// the job's current one (a worker that lost its lease) changes nothing.
+    /// Writes the outcomes of finished attempts. An outcome of an attempt older
+    /// than the job's current one (a worker that lost its lease) changes nothing;
+    /// the running mark of a quick attempt may never have been written, so the
+    /// outcome also records the attempt number and its start.
     /// Returns the ids whose row was updated.
     pub async fn record_outcomes(&self, outcomes: &[Outcome]) -> Result<Vec<String>, DbError> {
         if outcomes.is_empty() {
@@ -357,7 +379,8 @@ impl Db {
             message: e.to_string(),
         })?;
         let set = "status = u.status, last_error = COALESCE(u.error, jobs.last_error), \
-             attempts = CASE WHEN u.status = 'queued' THEN jobs.attempts - 1 ELSE jobs.attempts END, \
+             attempts = CASE WHEN u.status = 'queued' THEN u.attempt - 1 ELSE u.attempt END, \
+             started_at = COALESCE(u.started_at, jobs.started_at), \
              run_at = COALESCE(u.run_at, jobs.run_at), lease_until = NULL, worker_id = NULL, updated_at = $2, \
              finished_at = CASE WHEN u.status IN ('succeeded', 'dead') THEN $2 ELSE NULL END, \
              progress_done = CASE WHEN u.status = 'succeeded' THEN COALESCE(jobs.progress_total, jobs.progress_done) ELSE jobs.progress_done END";
@@ -365,8 +388,8 @@ impl Db {
             Db::Postgres(pool) => {
                 sqlx::query_scalar(AssertSqlSafe(format!(
                     "UPDATE jobs SET {set} \
-                     FROM jsonb_to_recordset($1::jsonb) AS u(id text, attempt int, status text, error text, run_at bigint) \
-                     WHERE jobs.id = u.id AND jobs.attempts = u.attempt \
+                     FROM jsonb_to_recordset($1::jsonb) AS u(id text, attempt int, status text, error text, run_at bigint, started_at bigint) \
+                     WHERE jobs.id = u.id AND jobs.attempts <= u.attempt \
                      AND jobs.status NOT IN ('succeeded', 'dead', 'cancelled') RETURNING jobs.id"
                 )))
                 .bind(json)
@@ -378,8 +401,9 @@ impl Db {
                 sqlx::query_scalar(AssertSqlSafe(format!(
                     "UPDATE jobs SET {set} \
                      FROM (SELECT value ->> 'id' AS id, value ->> 'attempt' AS attempt, value ->> 'status' AS status, \
-                           value ->> 'error' AS error, value ->> 'run_at' AS run_at FROM json_each($1)) AS u \
-                     WHERE jobs.id = u.id AND jobs.attempts = u.attempt \
+                           value ->> 'error' AS error, value ->> 'run_at' AS run_at, value ->> 'started_at' AS started_at \
+                           FROM json_each($1)) AS u \
+                     WHERE jobs.id = u.id AND jobs.attempts <= u.attempt \
                      AND jobs.status NOT IN ('succeeded', 'dead', 'cancelled') RETURNING jobs.id"
                 )))
                 .bind(json)

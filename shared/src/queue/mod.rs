@@ -118,8 +118,22 @@ impl Queues {
         lease: Duration,
     ) -> Result<Vec<Leased>, QueueError> {
         match self {
-            Queues::Redis(q) => q.fetch(queue, worker, max, lease).await,
+            Queues::Redis(q) => q.fetch(queue, max, lease).await,
             Queues::Sql(q) => q.fetch(queue, worker, max, lease).await,
+        }
+    }
+
+    /// Records that attempts have been running for a while, so the API shows
+    /// them as running. Quick attempts skip this: their outcome records them.
+    pub async fn mark_running(
+        &self,
+        started: &[(String, i32)],
+        worker: &str,
+    ) -> Result<(), QueueError> {
+        match self {
+            Queues::Redis(q) => Ok(q.db().mark_running(started, worker).await?),
+            // The SQL queue marks a job running when it leases it.
+            Queues::Sql(_) => Ok(()),
         }
     }
 

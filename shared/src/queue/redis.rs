@@ -168,7 +168,6 @@ impl RedisQueues {
     pub(super) async fn fetch(
         &self,
         queue: &str,
-        worker: &str,
         max: usize,
         lease: Duration,
     ) -> Result<Vec<Leased>, QueueError> {
@@ -226,8 +225,6 @@ impl RedisQueues {
                 })
             })
             .collect::<Result<Vec<_>, QueueError>>()?;
-        let started: Vec<(String, i32)> = jobs.iter().map(|j| (j.id.clone(), j.attempt)).collect();
-        self.db.mark_running(&started, worker).await?;
         Ok(jobs)
     }
 

@@ -55,12 +55,17 @@ where
     fn call(&mut self, task: Task<Leased>) -> Self::Future {
         let job = task.args.clone();
         let lane = Arc::clone(&self.lane);
+        let started_at = now_ms();
+        lane.started(&job, started_at);
         let fut = self.inner.call(task);
         let started = Instant::now();
         async move {
             let result = fut.await.map(|_| ()).map_err(Into::into);
             let elapsed = started.elapsed();
-            let outcome = outcome_of(&lane, &job, &result);
+            let outcome = Outcome {
+                started_at: Some(started_at),
+                ..outcome_of(&lane, &job, &result)
+            };
             let label = outcome.status.as_str();
             metrics::counter!("fleet_job_attempts_total", "queue" => job.queue.clone(), "outcome" => label).increment(1);
             metrics::histogram!("fleet_job_duration_seconds", "queue" => job.queue.clone()).record(elapsed.as_secs_f64());

@@ -26,8 +26,23 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 /// Most outcomes written in one round trip.
 const ACK_BATCH: usize = 500;
+/// Outcome batches written at once.
+const ACK_WRITERS: usize = 4;
 /// Longest pause between retries of a failing queue backend.
 const MAX_ERROR_BACKOFF: Duration = Duration::from_secs(5);
+/// An attempt running this long is marked running in the jobs table; quicker
+/// ones go straight from queued to their outcome in one write.
+const MARK_RUNNING_AFTER_MS: i64 = 250;
+
+/// A job this worker has leased and not yet reported.
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    attempt: i32,
+    /// When the handler started (ms since epoch); None while buffered.
+    started_at: Option<i64>,
+    /// Whether the running mark was written.
+    marked: bool,
+}
 
 /// Settings of one queue's worker.
 #[derive(Debug, Clone)]
@@ -42,6 +57,8 @@ pub struct LaneConfig {
     pub idle_poll: Duration,
     /// Most jobs per fetch.
     pub fetch_batch: usize,
+    /// Jobs leased ahead of free slots, so a slot never waits for a fetch.
+    pub prefetch: usize,
     /// Backoff between attempts.
     pub retry: RetryPolicy,
 }
@@ -56,7 +73,8 @@ pub(crate) struct LaneState {
     pub(crate) queues: Queues,
     pub(crate) retry: RetryPolicy,
     config: LaneConfig,
-    held: Mutex<HashMap<String, i32>>,
+    worker_id: Mutex<String>,
+    held: Mutex<HashMap<String, Held>>,
     acks: mpsc::UnboundedSender<AckMsg>,
 }
 
@@ -70,14 +88,31 @@ impl LaneState {
 
     fn hold(&self, jobs: &[Leased]) {
         if let Ok(mut held) = self.held.lock() {
-            held.extend(jobs.iter().map(|j| (j.id.clone(), j.attempt)));
+            held.extend(jobs.iter().map(|j| {
+                let entry = Held {
+                    attempt: j.attempt,
+                    started_at: None,
+                    marked: false,
+                };
+                (j.id.clone(), entry)
+            }));
+        }
+    }
+
+    /// Notes that the handler of `job` started at `at`.
+    pub(crate) fn started(&self, job: &Leased, at: i64) {
+        if let Ok(mut held) = self.held.lock()
+            && let Some(entry) = held.get_mut(&job.id)
+            && entry.attempt == job.attempt
+        {
+            entry.started_at = Some(at);
         }
     }
 
     fn release(&self, outcomes: &[Outcome]) {
         if let Ok(mut held) = self.held.lock() {
             for o in outcomes {
-                if held.get(&o.id) == Some(&o.attempt) {
+                if held.get(&o.id).map(|h| h.attempt) == Some(o.attempt) {
                     held.remove(&o.id);
                 }
             }
@@ -87,8 +122,22 @@ impl LaneState {
     fn held(&self) -> Vec<(String, i32)> {
         self.held
             .lock()
-            .map(|h| h.iter().map(|(id, a)| (id.clone(), *a)).collect())
+            .map(|h| h.iter().map(|(id, e)| (id.clone(), e.attempt)).collect())
             .unwrap_or_default()
+    }
+
+    /// Attempts started before `cutoff` and not yet marked running; marks them as marked.
+    fn take_unmarked(&self, cutoff: i64) -> Vec<(String, i32)> {
+        let Ok(mut held) = self.held.lock() else {
+            return Vec::new();
+        };
+        held.iter_mut()
+            .filter(|(_, e)| !e.marked && e.started_at.is_some_and(|t| t <= cutoff))
+            .map(|(id, e)| {
+                e.marked = true;
+                (id.clone(), e.attempt)
+            })
+            .collect()
     }
 }
 
@@ -96,6 +145,7 @@ struct Running {
     stop: watch::Sender<bool>,
     fetcher: tokio::task::JoinHandle<()>,
     heartbeat: tokio::task::JoinHandle<()>,
+    marker: tokio::task::JoinHandle<()>,
     acker: tokio::task::JoinHandle<()>,
 }
 
@@ -113,12 +163,13 @@ impl QueueBackend {
     /// A backend leasing jobs of `config.queue` from `queues`.
     pub fn new(queues: Queues, config: LaneConfig) -> Self {
         let (acks, ack_rx) = mpsc::unbounded_channel();
-        let (tx, rx) = mpsc::channel(config.concurrency.max(1));
+        let (tx, rx) = mpsc::channel(config.prefetch.max(1));
         QueueBackend {
             lane: Arc::new(LaneState {
                 queues,
                 retry: config.retry,
                 config,
+                worker_id: Mutex::default(),
                 held: Mutex::default(),
                 acks,
             }),
@@ -139,6 +190,9 @@ impl QueueBackend {
             worker.name(),
             ulid::Ulid::new().to_string().to_lowercase()
         );
+        if let Ok(mut id) = self.lane.worker_id.lock() {
+            id.clone_from(&worker_id);
+        }
         let (stop, stop_rx) = watch::channel(false);
         self.running = Some(Running {
             fetcher: tokio::spawn(fetch_loop(
@@ -147,7 +201,8 @@ impl QueueBackend {
                 worker_id,
                 stop_rx.clone(),
             )),
-            heartbeat: tokio::spawn(heartbeat_loop(Arc::clone(&self.lane), stop_rx)),
+            heartbeat: tokio::spawn(heartbeat_loop(Arc::clone(&self.lane), stop_rx.clone())),
+            marker: tokio::spawn(mark_loop(Arc::clone(&self.lane), stop_rx)),
             acker: tokio::spawn(ack_loop(Arc::clone(&self.lane), ack_rx)),
             stop,
         });
@@ -181,6 +236,7 @@ impl QueueBackend {
                         status: JobStatus::Queued,
                         error: None,
                         run_at: None,
+                        started_at: None,
                     });
                 }
                 let (done, flushed) = oneshot::channel();
@@ -188,6 +244,7 @@ impl QueueBackend {
                     let _ = flushed.await;
                 }
                 running.heartbeat.abort();
+                running.marker.abort();
                 running.acker.abort();
             }
         }
@@ -278,8 +335,27 @@ async fn heartbeat_loop(lane: Arc<LaneState>, mut stop: watch::Receiver<bool>) {
     }
 }
 
+async fn mark_loop(lane: Arc<LaneState>, mut stop: watch::Receiver<bool>) {
+    let every = Duration::from_millis(MARK_RUNNING_AFTER_MS as u64);
+    loop {
+        if sleep_or_stop(every, &mut stop).await {
+            return;
+        }
+        let due = lane.take_unmarked(fleet_shared::db::now_ms() - MARK_RUNNING_AFTER_MS);
+        if due.is_empty() {
+            continue;
+        }
+        let worker = lane.worker_id.lock().map(|w| w.clone()).unwrap_or_default();
+        if let Err(err) = lane.queues.mark_running(&due, &worker).await {
+            tracing::warn!(queue = %lane.config.queue, error = %err, "cannot mark jobs running");
+        }
+    }
+}
+
 async fn ack_loop(lane: Arc<LaneState>, mut rx: mpsc::UnboundedReceiver<AckMsg>) {
-    let queue = lane.config.queue.clone();
+    // Several batches are written at once: each is one round trip to the
+    // database and one to the queue backend, and they touch distinct attempts.
+    let writers = Arc::new(tokio::sync::Semaphore::new(ACK_WRITERS));
     while let Some(first) = rx.recv().await {
         let mut outcomes = Vec::new();
         let mut flushes = Vec::new();
@@ -293,17 +369,39 @@ async fn ack_loop(lane: Arc<LaneState>, mut rx: mpsc::UnboundedReceiver<AckMsg>)
                 next = rx.try_recv().ok();
             }
         }
-        let mut backoff = Duration::from_millis(100);
-        while let Err(err) = lane.queues.finish(&queue, &outcomes).await {
-            tracing::warn!(queue = %queue, error = %err, retry_in = ?backoff, "cannot record job outcomes");
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(MAX_ERROR_BACKOFF);
+        if !outcomes.is_empty() {
+            let Ok(permit) = Arc::clone(&writers).acquire_owned().await else {
+                return;
+            };
+            let lane = Arc::clone(&lane);
+            tokio::spawn(async move {
+                write_outcomes(&lane, &outcomes).await;
+                drop(permit);
+            });
         }
-        lane.release(&outcomes);
-        for done in flushes {
-            let _ = done.send(());
+        if !flushes.is_empty() {
+            // Everything sent before the flush is written once every writer is idle.
+            let Ok(all) = writers.acquire_many(ACK_WRITERS as u32).await else {
+                return;
+            };
+            drop(all);
+            for done in flushes {
+                let _ = done.send(());
+            }
         }
     }
+}
+
+/// Writes one batch of outcomes, retrying until the backends accept it.
+async fn write_outcomes(lane: &LaneState, outcomes: &[Outcome]) {
+    let queue = &lane.config.queue;
+    let mut backoff = Duration::from_millis(100);
+    while let Err(err) = lane.queues.finish(queue, outcomes).await {
+        tracing::warn!(queue = %queue, error = %err, retry_in = ?backoff, "cannot record job outcomes");
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_ERROR_BACKOFF);
+    }
+    lane.release(outcomes);
 }
 
 impl Backend for QueueBackend {

@@ -52,6 +52,7 @@ impl WorkerPool {
                 lease: Duration::from_secs(settings.lease_secs),
                 idle_poll: Duration::from_millis(settings.idle_poll_ms),
                 fetch_batch: settings.fetch_batch,
+                prefetch: kind.concurrency * 2,
                 retry: RetryPolicy::from_settings(kind),
             },
             Duration::from_secs(kind.timeout_secs),
