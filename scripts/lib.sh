@@ -20,6 +20,15 @@ ensure_packages() {
   fi
 }
 
+# Installs the Debian package for each missing command; arguments are command:package.
+ensure_commands() {
+  local pkgs=()
+  for pair in "$@"; do
+    command -v "${pair%%:*}" >/dev/null || pkgs+=("${pair#*:}")
+  done
+  if [ ${#pkgs[@]} -gt 0 ]; then ensure_packages "${pkgs[@]}"; fi
+}
+
 # Makes cargo available, installing the Rust toolchain with rustup when absent.
 ensure_rust() {
   [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"

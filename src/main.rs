@@ -5,6 +5,10 @@ mod commands;
 mod start;
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc keeps RSS flat over long runs and beats glibc malloc on many small allocations.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::PathBuf;
 
 /// Fleet: the back-office engine of a second-hand marketplace.

@@ -201,16 +201,20 @@ pub async fn create_job(
         max_attempts,
         run_at: now_ms() + req.delay_secs.unwrap_or(0) as i64 * 1000,
     };
-    let enqueued = state.queues.enqueue(vec![job]).await?;
-    let id = enqueued
-        .first()
-        .map(|e| e.id.clone())
+    let enqueued = state.queues.enqueue(vec![job.clone()]).await?;
+    let slot = enqueued
+        .into_iter()
+        .next()
         .ok_or_else(|| ApiError::internal("enqueue returned nothing"))?;
-    let record = state
-        .db
-        .job(&id)
-        .await?
-        .ok_or_else(|| ApiError::internal(format!("job {id} vanished after enqueue")))?;
+    // A new job is exactly what was sent; an existing one (same idempotency key) is read back.
+    let record =
+        if slot.created {
+            JobRecord::queued(&job, now_ms())
+        } else {
+            state.db.job(&slot.id).await?.ok_or_else(|| {
+                ApiError::internal(format!("job {} vanished after enqueue", slot.id))
+            })?
+        };
     let view = JobView::from(&record);
     let location = view.status_url.clone();
     Ok((

@@ -87,6 +87,31 @@ pub struct JobRecord {
     pub finished_at: Option<i64>,
 }
 
+impl JobRecord {
+    /// The record of `job` as just enqueued at `now` (ms since epoch).
+    pub fn queued(job: &NewJob, now: i64) -> JobRecord {
+        JobRecord {
+            id: job.id.clone(),
+            kind: job.kind.clone(),
+            queue: job.queue.clone(),
+            status: JobStatus::Queued,
+            payload: job.payload.clone(),
+            seller_id: job.seller_id.clone(),
+            priority: job.priority,
+            attempts: 0,
+            max_attempts: job.max_attempts,
+            progress_done: None,
+            progress_total: None,
+            last_error: None,
+            run_at: job.run_at,
+            created_at: now,
+            updated_at: now,
+            started_at: None,
+            finished_at: None,
+        }
+    }
+}
+
 /// What became of one attempt, to be written to the jobs table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Outcome {
