@@ -236,3 +236,77 @@ async fn dev_runs_api_and_workers_in_one_process() {
     assert!(status.success(), "{status:?}");
     assert!(dir.join("dev-api-key").exists());
 }
+
+#[tokio::test]
+async fn worker_process_serves_its_metrics_and_drains_on_sigterm() {
+    let dir = temp_dir();
+    assert!(fleet(&dir, &["migrate"], &[]).status.success());
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fleet"))
+        .args(["worker", "payout"])
+        .env("FLEET_DATA_DIR", &dir)
+        .env("FLEET_LOG", "warn")
+        .env("FLEET_QUEUE__IDLE_POLL_MS", "50")
+        .env("FLEET_WORKER_METRICS_LISTEN", format!("127.0.0.1:{port}"))
+        .spawn()
+        .unwrap();
+    let db = fleet_shared::Db::connect(&format!("sqlite://{}/fleet.db", dir.display()))
+        .await
+        .unwrap();
+    let queues = fleet_shared::Queues::sql(db);
+    let job = fleet_shared::db::jobs::NewJob {
+        id: unique("job"),
+        kind: "payout.unknown".into(),
+        queue: "payout".into(),
+        payload: "{}".into(),
+        idempotency_key: None,
+        seller_id: None,
+        priority: 0,
+        max_attempts: 3,
+        run_at: fleet_shared::db::now_ms(),
+    };
+    let id = queues.enqueue(vec![job]).await.unwrap().remove(0).id;
+    let http = reqwest::Client::new();
+    let metrics = wait_for(
+        "the worker to bury the job and count it",
+        Duration::from_secs(20),
+        || async {
+            let body = http
+                .get(format!("http://127.0.0.1:{port}/metrics"))
+                .send()
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            body.contains("fleet_job_attempts_total{queue=\"payout\",outcome=\"dead\"} 1")
+                .then_some(body)
+        },
+    )
+    .await;
+    assert!(metrics.contains("fleet_job_duration_seconds"), "{metrics}");
+    assert_eq!(
+        queues.db().job(&id).await.unwrap().unwrap().status,
+        fleet_jobs::JobStatus::Dead
+    );
+    let health = http
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = wait_for("fleet worker to exit", Duration::from_secs(20), || {
+        let s = child.try_wait().unwrap();
+        async move { s }
+    })
+    .await;
+    assert!(status.success(), "{status:?}");
+}

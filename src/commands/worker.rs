@@ -1,5 +1,6 @@
 //! `fleet worker KIND…`: run workers of the given kinds.
 
+use anyhow::Context;
 use fleet_jobs::WorkerKind;
 use fleet_shared::Config;
 use fleet_workers::runtime::WorkerPool;
@@ -18,6 +19,14 @@ pub async fn run(file: Option<&Path>, args: Args) -> anyhow::Result<()> {
     let config = crate::start::config(file)?;
     let db = crate::start::database(&config).await?;
     let queues = crate::start::queues(&config, db).await?;
+    if let Some(addr) = config.worker_metrics_listen {
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+            format!("cannot listen on {addr} (set FLEET_WORKER_METRICS_LISTEN)")
+        })?;
+        let app = fleet_api::routes::metrics::worker_endpoints(fleet_shared::telemetry::metrics());
+        tracing::info!(%addr, "worker metrics listening");
+        tokio::spawn(async move { axum_serve(listener, app).await });
+    }
     let pool = pool(&config, queues, &args.kinds);
     pool.run(fleet_shared::signal::shutdown()).await?;
     tracing::info!("workers stopped");
@@ -33,4 +42,10 @@ pub fn pool(config: &Config, queues: fleet_shared::Queues, kinds: &[WorkerKind])
         }
     }
     pool
+}
+
+async fn axum_serve(listener: tokio::net::TcpListener, app: axum::Router) {
+    if let Err(err) = axum::serve(listener, app).await {
+        tracing::error!(error = %err, "worker metrics server stopped");
+    }
 }

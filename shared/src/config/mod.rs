@@ -23,6 +23,8 @@ use std::{net::SocketAddr, path::PathBuf};
 pub struct Config {
     /// Address the API listens on.
     pub listen: SocketAddr,
+    /// Where `fleet worker` serves `/metrics` and `/healthz` (off when unset).
+    pub worker_metrics_listen: Option<SocketAddr>,
     /// Base URL clients use to reach the API (used in signed blob URLs and status links).
     pub public_url: Option<String>,
     /// Directory for the embedded database, blobs and generated secrets.
@@ -53,6 +55,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            worker_metrics_listen: None,
             public_url: None,
             data_dir: PathBuf::from(".fleet"),
             database_url: None,
