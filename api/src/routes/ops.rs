@@ -99,11 +99,21 @@ pub struct Affected {
     pub count: usize,
 }
 
-fn check_queue(queue: &str) -> ApiResult<()> {
+/// Lets only ops keys through, to a well-formed queue name.
+fn authorize(principal: &Principal, queue: &str) -> ApiResult<()> {
+    principal.require(&[Role::Ops])?;
     if fleet_jobs::queues::is_valid_name(queue) {
         Ok(())
     } else {
         Err(ApiError::NotFound(format!("no queue `{queue}`")))
+    }
+}
+
+/// The answer to an operation on one dead job: 404 when there was none.
+fn one_dead(count: usize, queue: &str, id: &str) -> ApiResult<Json<Affected>> {
+    match count {
+        0 => Err(ApiError::NotFound(format!("no dead job {id} in {queue}"))),
+        count => Ok(Json(Affected { count })),
     }
 }
 
@@ -131,8 +141,7 @@ pub async fn list_dead(
     Path(queue): Path<String>,
     Query(page): Query<PageQuery>,
 ) -> ApiResult<Json<DeadPage>> {
-    principal.require(&[Role::Ops])?;
-    check_queue(&queue)?;
+    authorize(&principal, &queue)?;
     let limit = page.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::BadRequest(
@@ -166,12 +175,12 @@ pub async fn retry_dead(
     principal: Principal,
     Path((queue, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Affected>> {
-    principal.require(&[Role::Ops])?;
-    check_queue(&queue)?;
-    match state.queues.retry_dead(&queue, Some(&id)).await? {
-        0 => Err(ApiError::NotFound(format!("no dead job {id} in {queue}"))),
-        count => Ok(Json(Affected { count })),
-    }
+    authorize(&principal, &queue)?;
+    one_dead(
+        state.queues.retry_dead(&queue, Some(&id)).await?,
+        &queue,
+        &id,
+    )
 }
 
 /// Requeues every dead job of a queue.
@@ -182,8 +191,7 @@ pub async fn retry_all_dead(
     principal: Principal,
     Path(queue): Path<String>,
 ) -> ApiResult<Json<Affected>> {
-    principal.require(&[Role::Ops])?;
-    check_queue(&queue)?;
+    authorize(&principal, &queue)?;
     Ok(Json(Affected {
         count: state.queues.retry_dead(&queue, None).await?,
     }))
@@ -198,12 +206,12 @@ pub async fn purge_dead(
     principal: Principal,
     Path((queue, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Affected>> {
-    principal.require(&[Role::Ops])?;
-    check_queue(&queue)?;
-    match state.queues.purge_dead(&queue, Some(&id)).await? {
-        0 => Err(ApiError::NotFound(format!("no dead job {id} in {queue}"))),
-        count => Ok(Json(Affected { count })),
-    }
+    authorize(&principal, &queue)?;
+    one_dead(
+        state.queues.purge_dead(&queue, Some(&id)).await?,
+        &queue,
+        &id,
+    )
 }
 
 /// Deletes every dead job of a queue.
@@ -214,8 +222,7 @@ pub async fn purge_all_dead(
     principal: Principal,
     Path(queue): Path<String>,
 ) -> ApiResult<Json<Affected>> {
-    principal.require(&[Role::Ops])?;
-    check_queue(&queue)?;
+    authorize(&principal, &queue)?;
     Ok(Json(Affected {
         count: state.queues.purge_dead(&queue, None).await?,
     }))

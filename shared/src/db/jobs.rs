@@ -130,40 +130,41 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// The attempt succeeded.
-    pub fn succeeded(id: &str, attempt: i32) -> Self {
+    fn new(
+        id: &str,
+        attempt: i32,
+        status: JobStatus,
+        error: Option<String>,
+        run_at: Option<i64>,
+    ) -> Self {
         Outcome {
             id: id.to_owned(),
             attempt,
-            status: JobStatus::Succeeded,
-            error: None,
-            run_at: None,
+            status,
+            error,
+            run_at,
             started_at: None,
         }
+    }
+
+    /// The attempt succeeded.
+    pub fn succeeded(id: &str, attempt: i32) -> Self {
+        Outcome::new(id, attempt, JobStatus::Succeeded, None, None)
     }
 
     /// The attempt failed; retry at `run_at`.
     pub fn retry(id: &str, attempt: i32, error: String, run_at: i64) -> Self {
-        Outcome {
-            id: id.to_owned(),
-            attempt,
-            status: JobStatus::Failed,
-            error: Some(error),
-            run_at: Some(run_at),
-            started_at: None,
-        }
+        Outcome::new(id, attempt, JobStatus::Failed, Some(error), Some(run_at))
     }
 
     /// The attempt failed and no attempt is left (or the failure is permanent).
     pub fn dead(id: &str, attempt: i32, error: String) -> Self {
-        Outcome {
-            id: id.to_owned(),
-            attempt,
-            status: JobStatus::Dead,
-            error: Some(error),
-            run_at: None,
-            started_at: None,
-        }
+        Outcome::new(id, attempt, JobStatus::Dead, Some(error), None)
+    }
+
+    /// The job was leased but never started: back to the queue, the attempt not counted.
+    pub fn released(id: &str, attempt: i32) -> Self {
+        Outcome::new(id, attempt, JobStatus::Queued, None, None)
     }
 }
 

@@ -13,7 +13,6 @@ use apalis_core::{
     },
     worker::context::WorkerContext,
 };
-use fleet_jobs::JobStatus;
 use fleet_shared::{Queues, db::jobs::Outcome, queue::Leased};
 use futures::{FutureExt, future::BoxFuture};
 use std::{
@@ -230,14 +229,7 @@ impl QueueBackend {
                     unstarted.push(task.args);
                 }
                 for job in unstarted {
-                    lane.record(Outcome {
-                        id: job.id,
-                        attempt: job.attempt,
-                        status: JobStatus::Queued,
-                        error: None,
-                        run_at: None,
-                        started_at: None,
-                    });
+                    lane.record(Outcome::released(&job.id, job.attempt));
                 }
                 let (done, flushed) = oneshot::channel();
                 if lane.acks.send(AckMsg::Flush(done)).is_ok() {
