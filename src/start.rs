@@ -1,7 +1,7 @@
 //! Start-up shared by the commands: configuration, database, queues, signals.
 
 use anyhow::Context;
-use fleet_shared::{Config, Db, Queues};
+use fleet_shared::{Config, Db, Queues, blob::Blobs, secret::SecretKey};
 use std::path::Path;
 
 /// Loads the configuration and sets up logging.
@@ -30,4 +30,11 @@ pub async fn queues(config: &Config, db: Db) -> anyhow::Result<Queues> {
         }),
         None => Ok(Queues::sql(db)),
     }
+}
+
+/// The blob store the configuration selects, with URLs signed by the installation's secret key.
+pub async fn blobs(config: &Config) -> anyhow::Result<Blobs> {
+    let secret = SecretKey::load(config)?;
+    let blobs = fleet_shared::blob::open(config, &secret).await?;
+    Ok(blobs)
 }

@@ -3,8 +3,8 @@
 //! through the queue and the database.
 //!
 //! ```no_run
-//! # async fn example(config: fleet_shared::Config, queues: fleet_shared::Queues) -> Result<(), Box<dyn std::error::Error>> {
-//! let state = fleet_api::AppState::new(config, queues).await?;
+//! # async fn example(config: fleet_shared::Config, queues: fleet_shared::Queues, blobs: fleet_shared::blob::Blobs) -> Result<(), Box<dyn std::error::Error>> {
+//! let state = fleet_api::AppState::new(config, queues, blobs).await?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! fleet_api::serve(listener, state, async { let _ = tokio::signal::ctrl_c().await; }).await?;
 //! # Ok(()) }

@@ -4,7 +4,7 @@ use crate::{
     auth::{Authenticator, JwtConfigError, JwtVerifier},
     middleware::rate_limit::RateLimiter,
 };
-use fleet_shared::{Config, Db, QueueError, Queues};
+use fleet_shared::{Config, Db, QueueError, Queues, blob::Blobs};
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::{ops::Deref, sync::Arc};
 
@@ -33,6 +33,8 @@ pub struct Inner {
     pub db: Db,
     /// The queue backend.
     pub queues: Queues,
+    /// The blob store.
+    pub blobs: Blobs,
     /// Effective configuration.
     pub config: Config,
     /// Bearer credential checks.
@@ -52,8 +54,8 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    /// State for `config`, over an open database and queue backend.
-    pub async fn new(config: Config, queues: Queues) -> Result<AppState, StateError> {
+    /// State for `config`, over an open database, queue backend and blob store.
+    pub async fn new(config: Config, queues: Queues, blobs: Blobs) -> Result<AppState, StateError> {
         let jwt = JwtVerifier::from_settings(&config.jwt)?;
         let api = &config.api;
         let limiter = match &config.redis_url {
@@ -67,6 +69,7 @@ impl AppState {
         Ok(AppState(Arc::new(Inner {
             db: queues.db().clone(),
             queues,
+            blobs,
             auth: Authenticator::new(jwt),
             limiter,
             metrics: fleet_shared::telemetry::metrics(),

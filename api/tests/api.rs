@@ -46,9 +46,10 @@ impl TestApi {
             None => db.queues().await,
         };
         config.database_url = Some(db.url.clone());
-        let state = AppState::new(config, queues).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        let blobs = fleet_testkit::fs_blobs(&base).await;
+        let state = AppState::new(config, queues, blobs).await.unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(fleet_api::serve(listener, state, async move {
             let _ = stopped.await;
@@ -640,6 +641,8 @@ async fn metrics_and_openapi() {
         ("post", "/v1/ops/queues/{queue}/dead/retry"),
         ("post", "/v1/ops/queues/{queue}/dead/{id}/retry"),
         ("delete", "/v1/ops/queues/{queue}/dead/{id}"),
+        ("get", "/v1/blobs/{key}"),
+        ("put", "/v1/blobs/{key}"),
     ];
     for (method, path) in served {
         assert!(

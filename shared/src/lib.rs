@@ -2,10 +2,12 @@
 //! outbound HTTP client, blob store and telemetry. Both the API and the
 //! workers build on it; it knows nothing of HTTP routes or job handlers.
 
+pub mod blob;
 pub mod config;
 pub mod db;
 pub mod http;
 pub mod queue;
+pub mod secret;
 pub mod signal;
 pub mod telemetry;
 

@@ -30,6 +30,7 @@ pub async fn run(file: Option<&Path>, args: Args) -> anyhow::Result<()> {
     db.migrate().await?;
     let key = dev_key(&db, &config.data_dir).await?;
     let queues = crate::start::queues(&config, db).await?;
+    let blobs = crate::start::blobs(&config).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| {
@@ -40,7 +41,7 @@ pub async fn run(file: Option<&Path>, args: Args) -> anyhow::Result<()> {
         })?;
     let public = config.public_url();
     let pool = super::worker::pool(&config, queues.clone(), &WorkerKind::ALL);
-    let state = fleet_api::AppState::new(config, queues).await?;
+    let state = fleet_api::AppState::new(config, queues, blobs).await?;
 
     println!("Fleet is running at {public}");
     println!("  API key (ops): {key}");

@@ -3,8 +3,9 @@
 //! names, and polling helpers. Real services only; nothing is mocked.
 
 pub mod effect;
+pub mod s3;
 
-use fleet_shared::{Db, Queues};
+use fleet_shared::{Db, Queues, blob::Blobs};
 use std::{future::Future, time::Duration};
 
 /// PostgreSQL server used by tests (`FLEET_TEST_POSTGRES_URL`).
@@ -255,4 +256,17 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("bind an ephemeral port")
+}
+
+/// A filesystem blob store in a fresh temporary directory whose signed URLs start with `public_url`.
+pub async fn fs_blobs(public_url: &str) -> Blobs {
+    let root = std::env::temp_dir().join(unique("fleet-blobs-"));
+    let secret = fleet_shared::secret::SecretKey::from_text(&unique("fleet-test-secret-key-"))
+        .expect("a long enough test secret");
+    let signer = fleet_shared::blob::UrlSigner::new(secret.derive("blob-url"), public_url);
+    std::sync::Arc::new(
+        fleet_shared::blob::FsStore::open(root, signer)
+            .await
+            .expect("create blob directory"),
+    )
 }

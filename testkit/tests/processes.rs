@@ -196,11 +196,12 @@ async fn redis_restart_under_running_api_and_worker() {
         ..Config::default()
     };
     let queues = Queues::redis(&redis.url(), db.db.clone()).await.unwrap();
-    let state = fleet_api::AppState::new(config, queues.clone())
-        .await
-        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
+    let blobs = fleet_testkit::fs_blobs(&base).await;
+    let state = fleet_api::AppState::new(config, queues.clone(), blobs)
+        .await
+        .unwrap();
     tokio::spawn(fleet_api::serve(listener, state, std::future::pending()));
     let key = db
         .db

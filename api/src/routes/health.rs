@@ -17,7 +17,7 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// The database and the queue backend answer.
+/// The database, the queue backend and the blob store answer.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses(
     (status = 200, description = "Every dependency answers"),
     (status = 503, description = "A dependency is down; details name it"),
@@ -29,15 +29,18 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
         Ok(Err(e)) => e,
         Err(_) => "timed out".to_owned(),
     };
-    let (db, queue) = tokio::join!(
+    let (db, queue, blobs) = tokio::join!(
         tokio::time::timeout(timeout, async {
             state.db.ping().await.map_err(|e| e.to_string())
         }),
         tokio::time::timeout(timeout, async {
             state.queues.ping().await.map_err(|e| e.to_string())
         }),
+        tokio::time::timeout(timeout, async {
+            state.blobs.check().await.map_err(|e| e.to_string())
+        }),
     );
-    let checks = json!({"database": check(db), "queue": check(queue)});
+    let checks = json!({"database": check(db), "queue": check(queue), "blob_store": check(blobs)});
     let all_ok = checks
         .as_object()
         .is_some_and(|m| m.values().all(|v| v == "ok"));

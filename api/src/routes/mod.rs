@@ -1,5 +1,6 @@
 //! The route table, built in one place from one function per resource module.
 
+pub mod blobs;
 pub mod health;
 pub mod jobs;
 pub mod metrics;
@@ -13,10 +14,11 @@ pub fn v1() -> Router<AppState> {
     Router::new().merge(jobs::router()).merge(ops::router())
 }
 
-/// Routes outside `/v1` that need no credential.
+/// Routes that need no bearer credential: health, metrics, and signed blob URLs.
 pub fn public() -> Router<AppState> {
     Router::new()
         .merge(health::router())
+        .merge(blobs::router())
         .merge(metrics::router())
 }
 

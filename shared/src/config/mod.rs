@@ -35,6 +35,10 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// `file:///path` or `s3://bucket?endpoint=…`; defaults to `data_dir/blobs`.
     pub blob_url: Option<String>,
+    /// S3 access key id; when unset, the usual AWS sources apply (`AWS_ACCESS_KEY_ID`, profiles, roles).
+    pub s3_access_key_id: Option<String>,
+    /// S3 secret access key, used with `s3_access_key_id`.
+    pub s3_secret_access_key: Option<String>,
     /// Secret for signing URLs and deriving encryption keys; generated in `data_dir` when unset.
     pub secret_key: Option<String>,
     /// Log filter (`info`, `fleet=debug,info`).
@@ -61,6 +65,8 @@ impl Default for Config {
             database_url: None,
             redis_url: None,
             blob_url: None,
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
             secret_key: None,
             log: "info".to_owned(),
             log_format: LogFormat::Text,
@@ -117,6 +123,8 @@ pub struct ApiSettings {
     pub rate_limit_per_sec: u32,
     /// Burst size of the per-credential token bucket.
     pub rate_limit_burst: u32,
+    /// Largest upload through a signed URL of the local blob store, in bytes.
+    pub max_upload_bytes: u64,
 }
 
 impl Default for ApiSettings {
@@ -125,6 +133,7 @@ impl Default for ApiSettings {
             body_limit_bytes: 2 * 1024 * 1024,
             rate_limit_per_sec: 50,
             rate_limit_burst: 100,
+            max_upload_bytes: 1024 * 1024 * 1024,
         }
     }
 }
@@ -184,6 +193,7 @@ impl Config {
             }
         };
         mask(&mut shown.secret_key);
+        mask(&mut shown.s3_secret_access_key);
         mask(&mut shown.jwt.hs256_secret);
         shown.database_url = Some(mask_url_password(&self.database_url()));
         shown.redis_url = self.redis_url.as_deref().map(mask_url_password);
