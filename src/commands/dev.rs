@@ -40,7 +40,7 @@ pub async fn run(file: Option<&Path>, args: Args) -> anyhow::Result<()> {
             )
         })?;
     let public = config.public_url();
-    let pool = super::worker::pool(&config, queues.clone(), &WorkerKind::ALL);
+    let pool = super::worker::pool(&config, queues.clone(), blobs.clone(), &WorkerKind::ALL);
     let state = fleet_api::AppState::new(config, queues, blobs).await?;
 
     println!("Fleet is running at {public}");

@@ -4,11 +4,27 @@
 pub mod runtime;
 
 use fleet_jobs::WorkerKind;
+use fleet_shared::{Config, Db, Queues, blob::Blobs};
 use runtime::Registry;
+use std::sync::Arc;
+
+/// What worker kinds use from the outside world: database, queues, blob store, settings.
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// The database.
+    pub db: Db,
+    /// The queue backend (for jobs that enqueue follow-up jobs).
+    pub queues: Queues,
+    /// The blob store.
+    pub blobs: Blobs,
+    /// Effective configuration.
+    pub config: Arc<Config>,
+}
 
 /// The handlers of the given worker kinds.
-pub fn registry(kinds: &[WorkerKind]) -> Registry {
+pub fn registry(kinds: &[WorkerKind], services: &Services) -> Registry {
     let registry = Registry::new();
+    let _ = services;
     for kind in kinds {
         tracing::debug!(%kind, "registering handlers");
     }
