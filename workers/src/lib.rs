@@ -1,6 +1,7 @@
 //! Fleet's workers: the job runtime and one module per worker kind. Each kind
 //! registers handlers for its queues; `fleet worker KIND` runs them.
 
+pub mod media;
 pub mod runtime;
 
 use fleet_jobs::WorkerKind;

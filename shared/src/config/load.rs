@@ -218,6 +218,27 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             "must be at least 1",
         ));
     }
+    let m = &config.media;
+    if m.image_sizes.is_empty() || m.image_sizes.iter().any(|s| !(16..=8192).contains(s)) {
+        return Err(ConfigError::invalid(
+            "media.image_sizes",
+            "must list sizes between 16 and 8192 pixels",
+        ));
+    }
+    for (name, quality) in [
+        ("media.jpeg_quality", m.jpeg_quality),
+        ("media.webp_quality", m.webp_quality),
+    ] {
+        if !(1..=100).contains(&quality) {
+            return Err(ConfigError::invalid(name, "must be between 1 and 100"));
+        }
+    }
+    if m.max_megapixels == 0 {
+        return Err(ConfigError::invalid(
+            "media.max_megapixels",
+            "must be at least 1",
+        ));
+    }
     Ok(())
 }
 

@@ -1,0 +1,297 @@
+//! The image pipeline on real files from ../shared/testdata: orientation,
+//! metadata stripping, alpha, CMYK, odd sizes and malformed input.
+
+use fleet_workers::media::{
+    MediaError,
+    image::{ImageSettings, OutputFormat, Pixels, ProcessedImage, decode, process, sniff},
+};
+
+fn testdata(path: &str) -> Vec<u8> {
+    let full = format!(
+        "{}/../../shared/testdata/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
+}
+
+fn settings(sizes: &[u32], formats: &[OutputFormat]) -> ImageSettings {
+    ImageSettings {
+        sizes: sizes.to_vec(),
+        formats: formats.to_vec(),
+        ..ImageSettings::default()
+    }
+}
+
+fn run(bytes: &[u8], settings: &ImageSettings) -> Result<ProcessedImage, MediaError> {
+    process(bytes, settings, &mut Default::default())
+}
+
+/// Decodes an output JPEG to RGB.
+fn read_jpeg(bytes: &[u8]) -> Pixels {
+    decode(bytes, &sniff(bytes, u64::MAX).unwrap(), u32::MAX).unwrap()
+}
+
+/// Decodes an output WebP keeping alpha.
+fn read_webp(bytes: &[u8]) -> image::RgbaImage {
+    image::load_from_memory_with_format(bytes, image::ImageFormat::WebP)
+        .unwrap()
+        .into_rgba8()
+}
+
+/// Mean absolute difference per channel value between two RGB images of one size.
+fn mean_diff(a: &Pixels, b: &Pixels) -> f64 {
+    assert_eq!(
+        (a.width, a.height, a.channels),
+        (b.width, b.height, b.channels)
+    );
+    let total: u64 = a
+        .data
+        .iter()
+        .zip(&b.data)
+        .map(|(x, y)| u64::from(x.abs_diff(*y)))
+        .sum();
+    total as f64 / a.data.len() as f64
+}
+
+fn pixel(p: &Pixels, x: u32, y: u32) -> [u8; 3] {
+    let i = ((y * p.width + x) * 3) as usize;
+    [p.data[i], p.data[i + 1], p.data[i + 2]]
+}
+
+fn close(a: [u8; 3], b: [u8; 3], tolerance: u8) -> bool {
+    a.iter().zip(b).all(|(x, y)| x.abs_diff(y) <= tolerance)
+}
+
+#[test]
+fn every_exif_orientation_comes_out_upright() {
+    let jpeg = settings(&[320], &[OutputFormat::Jpeg]);
+    for series in ["Landscape", "Portrait"] {
+        let reference = run(
+            &testdata(&format!("exif-orientation/{series}_1.jpg")),
+            &jpeg,
+        )
+        .unwrap();
+        let upright = read_jpeg(&reference.variants[0].bytes);
+        let expected_dims = if series == "Landscape" {
+            (320, 213)
+        } else {
+            (213, 320)
+        };
+        assert_eq!((upright.width, upright.height), expected_dims);
+        for n in 0..=8 {
+            let out = run(
+                &testdata(&format!("exif-orientation/{series}_{n}.jpg")),
+                &jpeg,
+            )
+            .unwrap();
+            let source_dims = if series == "Landscape" {
+                (1800, 1200)
+            } else {
+                (1200, 1800)
+            };
+            assert_eq!(
+                (out.width, out.height),
+                source_dims,
+                "{series}_{n} reports upright source size"
+            );
+            let variant = read_jpeg(&out.variants[0].bytes);
+            let diff = mean_diff(&variant, &upright);
+            assert!(
+                diff < 4.0,
+                "{series}_{n} differs from upright by {diff:.1} per channel"
+            );
+        }
+    }
+    // The comparison tells a mirrored picture apart: the stored pixels of file 2 without the fix.
+    let mirrored = read_jpeg(&testdata("exif-orientation/Landscape_2.jpg"));
+    let upright = read_jpeg(&testdata("exif-orientation/Landscape_1.jpg"));
+    assert!(mean_diff(&mirrored, &upright) > 20.0);
+}
+
+#[test]
+fn outputs_carry_no_metadata() {
+    let source = testdata("exif-orientation/Landscape_6.jpg");
+    assert!(
+        exif::Reader::new()
+            .read_from_container(&mut std::io::Cursor::new(&source))
+            .is_ok()
+    );
+    let out = run(
+        &source,
+        &settings(&[320, 640], &[OutputFormat::Jpeg, OutputFormat::Webp]),
+    )
+    .unwrap();
+    assert_eq!(out.variants.len(), 4);
+    for v in &out.variants {
+        let found = exif::Reader::new().read_from_container(&mut std::io::Cursor::new(&v.bytes));
+        assert!(found.is_err(), "{} {:?} still has EXIF", v.name, v.format);
+        for needle in [
+            &b"Exif\0\0"[..],
+            b"http://ns.adobe.com/xap",
+            b"ICC_PROFILE",
+            b"Photoshop 3.0",
+        ] {
+            assert!(
+                !v.bytes.windows(needle.len()).any(|w| w == needle),
+                "{:?} found",
+                String::from_utf8_lossy(needle)
+            );
+        }
+    }
+}
+
+#[test]
+fn the_default_ladder_and_placeholders() {
+    let out = run(
+        &testdata("media/large-6000x4000.jpg"),
+        &ImageSettings::default(),
+    )
+    .unwrap();
+    let sizes: Vec<(String, u32, u32, OutputFormat)> = out
+        .variants
+        .iter()
+        .map(|v| (v.name.clone(), v.width, v.height, v.format))
+        .collect();
+    let expected: Vec<(String, u32, u32, OutputFormat)> =
+        [(320, 213), (640, 427), (1280, 853), (2048, 1365)]
+            .into_iter()
+            .flat_map(|(w, h)| {
+                [OutputFormat::Jpeg, OutputFormat::Webp].map(|f| (w.to_string(), w, h, f))
+            })
+            .collect();
+    assert_eq!(sizes, expected);
+    for v in &out.variants {
+        let (w, h) = match v.format {
+            OutputFormat::Jpeg => {
+                let p = read_jpeg(&v.bytes);
+                (p.width, p.height)
+            }
+            OutputFormat::Webp => read_webp(&v.bytes).dimensions(),
+        };
+        assert_eq!((w, h), (v.width, v.height));
+    }
+    let progressive = out.variants[0].bytes.windows(2).any(|w| w == [0xFF, 0xC2]);
+    assert!(progressive, "JPEG variants are progressive (SOF2)");
+    let blur = blurhash::decode(&out.placeholders.blurhash, 32, 32, 1.0).unwrap();
+    assert_eq!(blur.len(), 32 * 32 * 4);
+    assert!(out.placeholders.thumbhash.len() > 20);
+}
+
+#[test]
+fn alpha_is_kept_in_webp_and_flattened_onto_white_in_jpeg() {
+    let out = run(
+        &testdata("media/alpha.png"),
+        &settings(&[320], &[OutputFormat::Jpeg, OutputFormat::Webp]),
+    )
+    .unwrap();
+    let jpeg = read_jpeg(&out.variants[0].bytes);
+    let webp = read_webp(&out.variants[1].bytes);
+    let (w, h) = (jpeg.width, jpeg.height);
+    assert_eq!((w, h), (320, 213));
+    // Left edge: transparent, so white in JPEG and alpha ~0 in WebP. Right edge: opaque blue.
+    assert!(
+        close(pixel(&jpeg, 2, h / 2), [255, 255, 255], 12),
+        "{:?}",
+        pixel(&jpeg, 2, h / 2)
+    );
+    assert!(
+        close(pixel(&jpeg, w - 3, h / 2), [0, 0, 255], 16),
+        "{:?}",
+        pixel(&jpeg, w - 3, h / 2)
+    );
+    assert!(webp.get_pixel(2, h / 2)[3] < 10);
+    assert!(webp.get_pixel(w - 3, h / 2)[3] > 245);
+    assert!(webp.get_pixel(w / 2, h / 2)[3].abs_diff(128) < 20);
+}
+
+#[test]
+fn cmyk_jpegs_are_not_inverted() {
+    let only = settings(&[800], &[OutputFormat::Jpeg]);
+    let cmyk = read_jpeg(&run(&testdata("media/cmyk.jpg"), &only).unwrap().variants[0].bytes);
+    let rgb_source = run(&testdata("exif-orientation/Landscape_1.jpg"), &only).unwrap();
+    let rgb = read_jpeg(&rgb_source.variants[0].bytes);
+    let diff = mean_diff(&cmyk, &rgb);
+    assert!(
+        diff < 12.0,
+        "CMYK output differs from the RGB original by {diff:.1}"
+    );
+}
+
+#[test]
+fn other_inputs_high_bit_depth_gif_webp_and_one_pixel() {
+    let jpeg = settings(&[320], &[OutputFormat::Jpeg]);
+    let gif = read_jpeg(&run(&testdata("media/anim.gif"), &jpeg).unwrap().variants[0].bytes);
+    assert!(
+        close(pixel(&gif, 160, 120), [255, 0, 0], 8),
+        "first GIF frame is red"
+    );
+    let png16 = run(&testdata("media/png16.png"), &jpeg).unwrap();
+    assert_eq!(
+        (png16.width, png16.height, png16.variants[0].width),
+        (800, 533, 320)
+    );
+    let webp = run(&testdata("media/photo.webp"), &jpeg).unwrap();
+    assert_eq!((webp.width, webp.height), (1200, 800));
+    let tiny = run(
+        &testdata("media/tiny-1x1.png"),
+        &settings(&[320, 640], &[OutputFormat::Jpeg]),
+    )
+    .unwrap();
+    assert_eq!(tiny.variants.len(), 1, "never upscaled");
+    let px = read_jpeg(&tiny.variants[0].bytes);
+    assert_eq!((px.width, px.height), (1, 1));
+    assert!(
+        close(pixel(&px, 0, 0), [0x33, 0x66, 0x99], 6),
+        "{:?}",
+        pixel(&px, 0, 0)
+    );
+}
+
+#[test]
+fn malformed_input_fails_with_a_reason() {
+    let photo = testdata("exif-orientation/Landscape_1.jpg");
+    let png = testdata("media/alpha.png");
+    let mut corrupt = photo.clone();
+    corrupt[600..4000].fill(0xFF);
+    let mut bomb = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+    bomb.extend_from_slice(&60000u32.to_be_bytes());
+    bomb.extend_from_slice(&60000u32.to_be_bytes());
+    bomb.extend_from_slice(&[8, 6, 0, 0, 0, 0, 0, 0, 0]);
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("zero bytes", Vec::new(), "empty"),
+        (
+            "text named .jpg",
+            b"this is not a photo\n".to_vec(),
+            "not a JPEG",
+        ),
+        (
+            "truncated JPEG",
+            photo[..photo.len() / 3].to_vec(),
+            "invalid image",
+        ),
+        ("corrupt JPEG header", corrupt, "invalid image"),
+        (
+            "truncated PNG",
+            png[..png.len() / 2].to_vec(),
+            "invalid image",
+        ),
+        ("PNG declaring 60000x60000", bomb, "megapixels"),
+        (
+            "MP4 as a photo",
+            testdata("media/clip-1080p.mp4")[..4096].to_vec(),
+            "not accepted",
+        ),
+    ];
+    let all = ImageSettings::default();
+    for (name, bytes, expected) in cases {
+        match run(&bytes, &all) {
+            Ok(_) => panic!("{name}: accepted"),
+            Err(e) => {
+                assert!(e.is_permanent(), "{name}: {e} should not be retried");
+                assert!(e.to_string().contains(expected), "{name}: {e}");
+            }
+        }
+    }
+    // The same resizer and process go on to handle a good file.
+    assert!(run(&photo, &all).is_ok());
+}
