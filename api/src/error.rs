@@ -113,6 +113,18 @@ impl From<fleet_shared::DbError> for ApiError {
     }
 }
 
+impl From<fleet_shared::blob::BlobError> for ApiError {
+    fn from(err: fleet_shared::blob::BlobError) -> Self {
+        match err {
+            fleet_shared::blob::BlobError::S3 { .. } => ApiError::Unavailable {
+                message: "the blob store failed".to_owned(),
+                details: json!({"blob_store": err.to_string()}),
+            },
+            other => ApiError::internal(other),
+        }
+    }
+}
+
 impl From<fleet_shared::QueueError> for ApiError {
     fn from(err: fleet_shared::QueueError) -> Self {
         match err {

@@ -1,6 +1,6 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
-use crate::routes::{blobs, health, jobs, metrics, ops};
+use crate::routes::{blobs, health, jobs, media, metrics, ops};
 use axum::Json;
 use utoipa::{
     Modify, OpenApi,
@@ -14,6 +14,7 @@ use utoipa::{
     paths(
         health::healthz, health::readyz, metrics::metrics, openapi_json,
         jobs::create_job, jobs::get_job,
+        media::create_upload, media::complete_upload, media::get_media, media::delete_media,
         blobs::download, blobs::upload,
         ops::list_queues, ops::list_dead, ops::retry_dead, ops::retry_all_dead, ops::purge_dead, ops::purge_all_dead,
     ),
@@ -21,6 +22,7 @@ use utoipa::{
     tags(
         (name = "jobs", description = "Enqueue jobs and read their status"),
         (name = "ops", description = "Queues, dead jobs and metrics, for operators"),
+        (name = "media", description = "Direct uploads of photos, processed into variants"),
         (name = "blobs", description = "Signed upload and download URLs of the local blob store"),
         (name = "health", description = "Liveness and readiness"),
     )

@@ -641,6 +641,10 @@ async fn metrics_and_openapi() {
         ("post", "/v1/ops/queues/{queue}/dead/retry"),
         ("post", "/v1/ops/queues/{queue}/dead/{id}/retry"),
         ("delete", "/v1/ops/queues/{queue}/dead/{id}"),
+        ("post", "/v1/media/uploads"),
+        ("post", "/v1/media/{id}/complete"),
+        ("get", "/v1/media/{id}"),
+        ("delete", "/v1/media/{id}"),
         ("get", "/v1/blobs/{key}"),
         ("put", "/v1/blobs/{key}"),
     ];

@@ -24,10 +24,22 @@ pub struct Services {
 
 /// The handlers of the given worker kinds.
 pub fn registry(kinds: &[WorkerKind], services: &Services) -> Registry {
-    let registry = Registry::new();
-    let _ = services;
+    let mut registry = Registry::new();
     for kind in kinds {
-        tracing::debug!(%kind, "registering handlers");
+        match kind {
+            WorkerKind::Media => {
+                registry.register(
+                    fleet_jobs::queues::MEDIA,
+                    media::ProcessMediaHandler::new(services.clone()),
+                );
+            }
+            WorkerKind::Export
+            | WorkerKind::Notify
+            | WorkerKind::Categorize
+            | WorkerKind::Payout => {
+                tracing::debug!(%kind, "no handlers yet");
+            }
+        }
     }
     registry
 }

@@ -3,6 +3,7 @@
 pub mod blobs;
 pub mod health;
 pub mod jobs;
+pub mod media;
 pub mod metrics;
 pub mod ops;
 
@@ -11,7 +12,10 @@ use axum::Router;
 
 /// Routes under `/v1`, all behind bearer authentication.
 pub fn v1() -> Router<AppState> {
-    Router::new().merge(jobs::router()).merge(ops::router())
+    Router::new()
+        .merge(jobs::router())
+        .merge(media::router())
+        .merge(ops::router())
 }
 
 /// Routes that need no bearer credential: health, metrics, and signed blob URLs.

@@ -87,13 +87,25 @@ pub(super) fn load(
     Ok(config)
 }
 
-/// Environment values are strings; numbers and booleans are recognised so typed settings parse.
+/// Environment values are strings; numbers, booleans and TOML lists (`[320, 640]`) are
+/// recognised so typed settings parse.
 fn env_value(raw: &str) -> toml::Value {
     if let Ok(i) = raw.parse::<i64>() {
         return toml::Value::Integer(i);
     }
+    if let Ok(f) = raw.parse::<f64>()
+        && raw.contains('.')
+    {
+        return toml::Value::Float(f);
+    }
     if let Ok(b) = raw.parse::<bool>() {
         return toml::Value::Boolean(b);
+    }
+    if raw.trim_start().starts_with('[')
+        && let Ok(mut parsed) = format!("v = {raw}").parse::<toml::Table>()
+        && let Some(list) = parsed.remove("v")
+    {
+        return list;
     }
     toml::Value::String(raw.to_owned())
 }
@@ -291,6 +303,20 @@ mod tests {
     fn unknown_setting_is_rejected() {
         let err = load(None, vars(&[("FLEET_DATABSE_URL", "postgres://x")])).unwrap_err();
         assert!(err.to_string().contains("databse_url"), "{err}");
+    }
+
+    #[test]
+    fn lists_and_floats_come_from_the_environment() {
+        let config = load(
+            None,
+            vars(&[
+                ("FLEET_MEDIA__IMAGE_SIZES", "[300, 600]"),
+                ("FLEET_KINDS__MEDIA__BACKOFF_JITTER", "0.25"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.media.image_sizes, vec![300, 600]);
+        assert_eq!(config.kinds.media.backoff_jitter, 0.25);
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! metadata-free variants.
 
 mod error;
+mod handler;
 pub mod image;
 
 pub use error::MediaError;
+pub use handler::ProcessMediaHandler;

@@ -17,6 +17,14 @@ pub enum OutputFormat {
 }
 
 impl OutputFormat {
+    /// Format name (`jpeg`, `webp`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputFormat::Jpeg => "jpeg",
+            OutputFormat::Webp => "webp",
+        }
+    }
+
     /// File extension.
     pub fn extension(self) -> &'static str {
         match self {
