@@ -295,3 +295,58 @@ fn malformed_input_fails_with_a_reason() {
     // The same resizer and process go on to handle a good file.
     assert!(run(&photo, &all).is_ok());
 }
+
+#[test]
+fn embedded_icc_profiles_are_converted_to_srgb() {
+    // Patches made in sRGB, stored in Display P3: converted back, they read as the sRGB originals.
+    let bytes = testdata("media/p3-patches.jpg");
+    let pixels = decode(&bytes, &sniff(&bytes, u64::MAX).unwrap(), u32::MAX).unwrap();
+    let expected = [
+        ((100, 100), [255, 0, 0]),
+        ((300, 100), [2, 255, 0]),
+        ((500, 100), [0, 0, 254]),
+        ((100, 300), [255, 255, 0]),
+        ((300, 300), [2, 255, 255]),
+        ((500, 300), [255, 0, 255]),
+    ];
+    for ((x, y), rgb) in expected {
+        let got = pixel(&pixels, x, y);
+        assert!(
+            close(got, rgb, 3),
+            "patch at ({x},{y}) is {got:?}, expected {rgb:?}"
+        );
+    }
+    // Whole photos in Adobe RGB and Display P3 come out close to the sRGB original.
+    let only = settings(&[1200], &[OutputFormat::Jpeg]);
+    let reference = read_jpeg(
+        &run(&testdata("exif-orientation/Landscape_1.jpg"), &only)
+            .unwrap()
+            .variants[0]
+            .bytes,
+    );
+    for name in ["adobergb.jpg", "displayp3.jpg"] {
+        let source = testdata(&format!("media/{name}"));
+        let converted = read_jpeg(&run(&source, &only).unwrap().variants[0].bytes);
+        let stored = decode_without_profile(&source);
+        let (with, without) = (
+            mean_diff(&converted, &reference),
+            mean_diff(&stored, &reference),
+        );
+        assert!(
+            with < without * 0.8,
+            "{name}: {with:.2} converted vs {without:.2} unconverted"
+        );
+        assert!(with < 3.0, "{name}: {with:.2}");
+    }
+}
+
+/// The stored pixels of a JPEG, ignoring its ICC profile (what a pipeline without colour management shows).
+fn decode_without_profile(bytes: &[u8]) -> Pixels {
+    let image = turbojpeg::decompress(bytes, turbojpeg::PixelFormat::RGB).unwrap();
+    Pixels {
+        width: image.width as u32,
+        height: image.height as u32,
+        channels: 3,
+        data: image.pixels,
+    }
+}

@@ -1,18 +1,26 @@
-//! Decoding to [`Pixels`]: JPEG through libjpeg-turbo with shrink-on-load
+//! Decoding to sRGB [`Pixels`]: JPEG through libjpeg-turbo with shrink-on-load
 //! (the DCT scales to the smallest size still at least as large as needed),
-//! PNG, WebP and GIF (first frame) through the `image` crate under memory limits.
+//! PNG, WebP and GIF (first frame) through the `image` crate under memory
+//! limits; embedded ICC profiles are applied.
 
-use super::{ImageFormat, Pixels, Sniffed};
+use super::{ImageFormat, Pixels, Sniffed, color};
 use crate::media::MediaError;
 use turbojpeg::{Colorspace, Decompressor, PixelFormat, ScalingFactor};
 
-/// Decodes `bytes` (already sniffed), scaled down on load where the format allows so that
-/// the longest side stays at least `min_long_side`.
+/// Decodes `bytes` (already sniffed) to sRGB, scaled down on load where the format allows so
+/// that the longest side stays at least `min_long_side`.
 pub fn decode(bytes: &[u8], sniffed: &Sniffed, min_long_side: u32) -> Result<Pixels, MediaError> {
-    match sniffed.format {
-        ImageFormat::Jpeg => decode_jpeg(bytes, min_long_side),
-        other => decode_other(bytes, other, sniffed),
+    let (mut pixels, icc) = match sniffed.format {
+        ImageFormat::Jpeg => (
+            decode_jpeg(bytes, min_long_side)?,
+            color::jpeg_icc_profile(bytes),
+        ),
+        other => decode_other(bytes, other, sniffed)?,
+    };
+    if let Some(icc) = icc {
+        color::to_srgb(&mut pixels, &icc);
     }
+    Ok(pixels)
 }
 
 fn invalid(e: impl std::fmt::Display) -> MediaError {
@@ -97,41 +105,48 @@ fn has_adobe_marker(bytes: &[u8]) -> bool {
     false
 }
 
+/// Decodes PNG, WebP and GIF, returning the pixels and any embedded ICC profile.
 fn decode_other(
     bytes: &[u8],
     format: ImageFormat,
     sniffed: &Sniffed,
-) -> Result<Pixels, MediaError> {
+) -> Result<(Pixels, Option<Vec<u8>>), MediaError> {
+    use image::ImageDecoder;
     let format = match format {
         ImageFormat::Png => image::ImageFormat::Png,
         ImageFormat::Webp => image::ImageFormat::WebP,
         ImageFormat::Gif => image::ImageFormat::Gif,
-        ImageFormat::Jpeg => return decode_jpeg(bytes, u32::MAX),
+        ImageFormat::Jpeg => return Ok((decode_jpeg(bytes, u32::MAX)?, None)),
     };
-    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    let reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(sniffed.width);
     limits.max_image_height = Some(sniffed.height);
     // Room for the decoded image at up to 16 bits per channel with alpha, plus the 8-bit copy.
     limits.max_alloc = Some(u64::from(sniffed.width) * u64::from(sniffed.height) * 12 + (1 << 20));
-    reader.limits(limits);
-    let decoded = reader.decode().map_err(invalid)?;
+    let mut decoder = reader.into_decoder().map_err(invalid)?;
+    decoder.set_limits(limits).map_err(invalid)?;
+    let icc = decoder.icc_profile().ok().flatten();
+    let decoded = image::DynamicImage::from_decoder(decoder).map_err(invalid)?;
     let (width, height) = (decoded.width(), decoded.height());
-    Ok(if decoded.color().has_alpha() {
+    let pixels = if decoded.color().has_alpha() {
+        let data = decoded.into_rgba8().into_raw();
         Pixels {
             width,
             height,
             channels: 4,
-            data: decoded.into_rgba8().into_raw(),
+            data,
         }
     } else {
+        let data = decoded.into_rgb8().into_raw();
         Pixels {
             width,
             height,
             channels: 3,
-            data: decoded.into_rgb8().into_raw(),
+            data,
         }
-    })
+    };
+    Ok((pixels, icc))
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! The image pipeline: sniff, check limits, decode (shrink-on-load), orient,
+//! The image pipeline: sniff, check limits, decode (shrink-on-load) to sRGB, orient,
 //! resize to the variant ladder, encode JPEG and WebP, and compute placeholders.
 //!
 //! ```no_run
@@ -10,6 +10,7 @@
 //! }
 //! ```
 
+mod color;
 mod decode;
 mod encode;
 mod orient;
@@ -18,6 +19,7 @@ mod placeholder;
 mod resize;
 mod sniff;
 
+pub use color::{jpeg_icc_profile, to_srgb};
 pub use decode::decode;
 pub use encode::{OutputFormat, encode};
 pub use orient::{apply as apply_orientation, exif_orientation};
