@@ -19,6 +19,7 @@
 //! ```
 
 pub mod kind;
+pub mod payout;
 pub mod queues;
 pub mod status;
 

@@ -10,9 +10,11 @@
 
 mod kinds;
 mod load;
+mod payout;
 
 pub use kinds::{KindSettings, KindsSettings};
 pub use load::ConfigError;
+pub use payout::PayoutSettings;
 
 use serde::{Deserialize, Serialize};
 use std::{net::SocketAddr, path::PathBuf};
@@ -53,6 +55,8 @@ pub struct Config {
     pub api: ApiSettings,
     /// End-user JWT verification.
     pub jwt: JwtSettings,
+    /// Ledger and payouts: fees, hold period, minimum payouts.
+    pub payout: PayoutSettings,
 }
 
 impl Default for Config {
@@ -74,6 +78,7 @@ impl Default for Config {
             kinds: KindsSettings::default(),
             api: ApiSettings::default(),
             jwt: JwtSettings::default(),
+            payout: PayoutSettings::default(),
         }
     }
 }
