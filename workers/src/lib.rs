@@ -1,6 +1,7 @@
 //! Fleet's workers: the job runtime and one module per worker kind. Each kind
 //! registers handlers for its queues; `fleet worker KIND` runs them.
 
+pub mod payout;
 pub mod runtime;
 
 use fleet_jobs::WorkerKind;
@@ -23,10 +24,12 @@ pub struct Services {
 
 /// The handlers of the given worker kinds.
 pub fn registry(kinds: &[WorkerKind], services: &Services) -> Registry {
-    let registry = Registry::new();
-    let _ = services;
+    let mut registry = Registry::new();
     for kind in kinds {
         tracing::debug!(%kind, "registering handlers");
+        if *kind == WorkerKind::Payout {
+            payout::register(&mut registry, services);
+        }
     }
     registry
 }

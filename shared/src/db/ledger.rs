@@ -211,6 +211,36 @@ fn accounts_of(seller_id: &str, currency: &Currency) -> Vec<Account> {
     accounts
 }
 
+/// `INSERT … ON CONFLICT DO NOTHING` of `n` accounts (5 parameters each).
+fn insert_accounts_sql(n: usize) -> String {
+    let rows = (0..n)
+        .map(|i| {
+            let b = i * 5;
+            format!(
+                "(${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "INSERT INTO ledger_accounts (id, seller_id, currency, bucket, created_at) VALUES {rows} ON CONFLICT DO NOTHING"
+    )
+}
+
+/// Locks up to `n` accounts by id, in id order (PostgreSQL).
+fn lock_sql(n: usize) -> String {
+    let ids = (1..=n.max(1))
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("SELECT id FROM ledger_accounts WHERE id IN ({ids}) ORDER BY id FOR UPDATE")
+}
+
 /// Runs `$body` inside a write transaction `$tx` on whichever pool `$db` holds.
 macro_rules! write_tx {
     ($db:expr, $tx:ident => $body:block) => {
@@ -225,6 +255,70 @@ macro_rules! write_tx {
             }
         }
     };
+}
+
+/// Inserts `$transfer` and its postings in `$tx`, checks what was stored sums
+/// to zero, and evaluates to the stored postings.
+macro_rules! write_transfer {
+    ($tx:ident, $transfer:expr, $order_id:expr, $event_id:expr, $seller_id:expr, $now:expr) => {{
+        let mut postings = Vec::new();
+                sqlx::query(
+                    "INSERT INTO ledger_transfers (id, kind, order_id, event_id, seller_id, currency, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&$transfer.id)
+                .bind(&$transfer.kind)
+                .bind($order_id)
+                .bind($event_id)
+                .bind($seller_id)
+                .bind($transfer.currency.as_str())
+                .bind($now)
+                .execute(&mut *$tx)
+                .await?;
+                let values = (0..$transfer.postings().len())
+                    .map(|i| {
+                        let b = i * 7;
+                        format!("(${}, ${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7)
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let mut q = sqlx::query(AssertSqlSafe(format!(
+                    "INSERT INTO ledger_postings (transfer_id, account_id, seller_id, currency, bucket, amount, created_at) \
+                     VALUES {values}"
+                )));
+                for p in $transfer.postings() {
+                    q = q
+                        .bind(&$transfer.id)
+                        .bind(p.account.id())
+                        .bind(p.account.seller_id.clone())
+                        .bind(p.account.currency.to_string())
+                        .bind(p.account.bucket.as_str())
+                        .bind(p.amount)
+                        .bind($now);
+                    postings.push(PostingRecord {
+                        account_id: p.account.id(),
+                        seller_id: p.account.seller_id.clone(),
+                        currency: p.account.currency.to_string(),
+                        bucket: p.account.bucket,
+                        amount: p.amount,
+                    });
+                }
+                q.execute(&mut *$tx).await?;
+                // Debits equal credits: checked by `Transfer::new`, and again on what was stored.
+                let (sum, count): (i64, i64) = sqlx::query_as(
+                    "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT), COUNT(*) FROM ledger_postings WHERE transfer_id = $1",
+                )
+                .bind(&$transfer.id)
+                .fetch_one(&mut *$tx)
+                .await?;
+                if sum != 0 || count != $transfer.postings().len() as i64 {
+                    return Err(LedgerError::Db(corrupt(format!(
+                        "transfer {} stored {count} postings summing to {sum}",
+                        $transfer.id
+                    ))));
+                }
+        postings
+    }};
 }
 
 impl Db {
@@ -265,6 +359,64 @@ impl Db {
         };
         let id = format!("release:{order_id}");
         self.record_with_retry(&id, &event, rules, now).await
+    }
+
+    /// Posts a balanced transfer that no order event caused (payouts,
+    /// corrections), under the same account locks as order events. The id is
+    /// the cause: a transfer already recorded under it is left alone (false).
+    pub async fn post_transfer(
+        &self,
+        transfer: &Transfer,
+        order_id: Option<&str>,
+        now: i64,
+    ) -> Result<bool, LedgerError> {
+        let mut accounts: Vec<Account> = transfer
+            .postings()
+            .iter()
+            .map(|p| p.account.clone())
+            .collect();
+        accounts.sort_by_key(Account::id);
+        accounts.dedup();
+        let seller_id = accounts.iter().find_map(|a| a.seller_id.clone());
+        let insert = insert_accounts_sql(accounts.len());
+        let is_pg = !self.is_sqlite();
+        let locked: Vec<String> = accounts
+            .iter()
+            .filter(|a| a.seller_id.is_some())
+            .map(Account::id)
+            .collect();
+        let lock = lock_sql(locked.len());
+        write_tx!(self, tx => {
+            let mut q = sqlx::query(AssertSqlSafe(insert));
+            for a in &accounts {
+                q = q
+                    .bind(a.id())
+                    .bind(a.seller_id.clone())
+                    .bind(a.currency.to_string())
+                    .bind(a.bucket.as_str())
+                    .bind(now);
+            }
+            q.execute(&mut *tx).await?;
+            if is_pg && !locked.is_empty() {
+                let mut q = sqlx::query(AssertSqlSafe(lock));
+                for id in &locked {
+                    q = q.bind(id);
+                }
+                q.fetch_all(&mut *tx).await?;
+            }
+            let exists: Option<String> =
+                sqlx::query_scalar("SELECT id FROM ledger_transfers WHERE id = $1")
+                    .bind(&transfer.id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if exists.is_some() {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            write_transfer!(tx, transfer, order_id, None::<String>, seller_id.as_deref(), now);
+            tx.commit().await?;
+            Ok(true)
+        })
     }
 
     /// The order's state after its latest event, if it has any.
@@ -310,32 +462,13 @@ impl Db {
         let accounts = accounts_of(&event.seller_id, &event.currency);
         let is_pg = !self.is_sqlite();
         let internal = event.kind == EventType::Released;
-        let insert_accounts = format!(
-            "INSERT INTO ledger_accounts (id, seller_id, currency, bucket, created_at) VALUES {} ON CONFLICT DO NOTHING",
-            (0..accounts.len())
-                .map(|i| format!(
-                    "(${}, ${}, ${}, ${}, ${})",
-                    i * 5 + 1,
-                    i * 5 + 2,
-                    i * 5 + 3,
-                    i * 5 + 4,
-                    i * 5 + 5
-                ))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        let insert_accounts = insert_accounts_sql(accounts.len());
         let seller_ids: Vec<String> = accounts
             .iter()
             .filter(|a| a.seller_id.is_some())
             .map(Account::id)
             .collect();
-        let lock = format!(
-            "SELECT id FROM ledger_accounts WHERE id IN ({}) ORDER BY id FOR UPDATE",
-            (1..=seller_ids.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        let lock = lock_sql(seller_ids.len());
         write_tx!(self, tx => {
             let mut q = sqlx::query(AssertSqlSafe(insert_accounts.clone()));
             for a in &accounts {
@@ -428,61 +561,7 @@ impl Db {
                         })
                         .collect(),
                 )?;
-                sqlx::query(
-                    "INSERT INTO ledger_transfers (id, kind, order_id, event_id, seller_id, currency, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(&transfer.id)
-                .bind(&transfer.kind)
-                .bind(&event.order_id)
-                .bind((!internal).then(|| event.event_id.clone()))
-                .bind(&event.seller_id)
-                .bind(transfer.currency.as_str())
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                let values = (0..transfer.postings().len())
-                    .map(|i| {
-                        let b = i * 7;
-                        format!("(${}, ${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7)
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let mut q = sqlx::query(AssertSqlSafe(format!(
-                    "INSERT INTO ledger_postings (transfer_id, account_id, seller_id, currency, bucket, amount, created_at) \
-                     VALUES {values}"
-                )));
-                for p in transfer.postings() {
-                    q = q
-                        .bind(&transfer.id)
-                        .bind(p.account.id())
-                        .bind(p.account.seller_id.clone())
-                        .bind(p.account.currency.to_string())
-                        .bind(p.account.bucket.as_str())
-                        .bind(p.amount)
-                        .bind(now);
-                    postings.push(PostingRecord {
-                        account_id: p.account.id(),
-                        seller_id: p.account.seller_id.clone(),
-                        currency: p.account.currency.to_string(),
-                        bucket: p.account.bucket,
-                        amount: p.amount,
-                    });
-                }
-                q.execute(&mut *tx).await?;
-                // Debits equal credits: checked by `Transfer::new`, and again on what was stored.
-                let (sum, count): (i64, i64) = sqlx::query_as(
-                    "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT), COUNT(*) FROM ledger_postings WHERE transfer_id = $1",
-                )
-                .bind(&transfer.id)
-                .fetch_one(&mut *tx)
-                .await?;
-                if sum != 0 || count != transfer.postings().len() as i64 {
-                    return Err(LedgerError::Db(corrupt(format!(
-                        "transfer {} stored {count} postings summing to {sum}",
-                        transfer.id
-                    ))));
-                }
+                postings = write_transfer!(tx, &transfer, Some(&event.order_id), (!internal).then(|| event.event_id.clone()), Some(&event.seller_id), now);
                 transfer_id = Some(transfer.id);
             }
 
