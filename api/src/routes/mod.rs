@@ -5,13 +5,19 @@ pub mod health;
 pub mod jobs;
 pub mod metrics;
 pub mod ops;
+pub mod orders;
+pub mod sellers;
 
 use crate::state::AppState;
 use axum::Router;
 
 /// Routes under `/v1`, all behind bearer authentication.
 pub fn v1() -> Router<AppState> {
-    Router::new().merge(jobs::router()).merge(ops::router())
+    Router::new()
+        .merge(jobs::router())
+        .merge(ops::router())
+        .merge(orders::router())
+        .merge(sellers::router())
 }
 
 /// Routes that need no bearer credential: health, metrics, and signed blob URLs.
