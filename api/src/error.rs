@@ -29,6 +29,14 @@ pub enum ApiError {
     /// 409: conflicts with the current state (reused Idempotency-Key).
     #[error("{0}")]
     Conflict(String),
+    /// 409 with a machine-readable reason in `details.reason` (an order event out of order).
+    #[error("{message}")]
+    Refused {
+        /// snake_case reason.
+        reason: &'static str,
+        /// What is wrong, for humans.
+        message: String,
+    },
     /// 413: the body is larger than allowed.
     #[error("request body larger than {limit} bytes")]
     PayloadTooLarge {
@@ -92,7 +100,7 @@ impl ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Conflict(_) | ApiError::Refused { .. } => (StatusCode::CONFLICT, "conflict"),
             ApiError::PayloadTooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
             }
@@ -140,6 +148,28 @@ impl From<fleet_shared::QueueError> for ApiError {
     }
 }
 
+impl From<fleet_shared::ledger::LedgerError> for ApiError {
+    fn from(err: fleet_shared::ledger::LedgerError) -> Self {
+        use fleet_shared::ledger::LedgerError;
+        match err {
+            LedgerError::Rejected(rejection) => ApiError::Refused {
+                reason: rejection.reason(),
+                message: rejection.to_string(),
+            },
+            LedgerError::ConflictingReplay { .. } => ApiError::Refused {
+                reason: "event_id_reused",
+                message: err.to_string(),
+            },
+            LedgerError::Contended { .. } => ApiError::Unavailable {
+                message: err.to_string(),
+                details: json!({}),
+            },
+            LedgerError::Queue(e) => ApiError::from(e),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
@@ -150,6 +180,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::Invalid(fields) => (self.to_string(), json!({ "fields": fields })),
             ApiError::Unavailable { details, .. } => (self.to_string(), details.clone()),
+            ApiError::Refused { reason, .. } => (self.to_string(), json!({ "reason": reason })),
             ApiError::PayloadTooLarge { limit } => {
                 (self.to_string(), json!({ "limit_bytes": limit }))
             }

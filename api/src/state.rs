@@ -4,7 +4,7 @@ use crate::{
     auth::{Authenticator, JwtConfigError, JwtVerifier},
     middleware::rate_limit::RateLimiter,
 };
-use fleet_shared::{Config, Db, QueueError, Queues, blob::Blobs};
+use fleet_shared::{Config, Db, QueueError, Queues, blob::Blobs, ledger::Ledger};
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::{ops::Deref, sync::Arc};
 
@@ -35,6 +35,8 @@ pub struct Inner {
     pub queues: Queues,
     /// The blob store.
     pub blobs: Blobs,
+    /// The seller-money ledger (order events, balances).
+    pub ledger: Ledger,
     /// Effective configuration.
     pub config: Config,
     /// Bearer credential checks.
@@ -68,6 +70,7 @@ impl AppState {
         };
         Ok(AppState(Arc::new(Inner {
             db: queues.db().clone(),
+            ledger: Ledger::new(queues.clone(), &config),
             queues,
             blobs,
             auth: Authenticator::new(jwt),

@@ -647,6 +647,9 @@ async fn metrics_and_openapi() {
         ("delete", "/v1/media/{id}"),
         ("get", "/v1/blobs/{key}"),
         ("put", "/v1/blobs/{key}"),
+        ("post", "/v1/orders/events"),
+        ("get", "/v1/sellers/{id}/balance"),
+        ("get", "/v1/sellers/{id}/ledger"),
     ];
     for (method, path) in served {
         assert!(

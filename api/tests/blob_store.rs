@@ -77,7 +77,11 @@ async fn read_all(blobs: &Blobs, key: &BlobKey) -> Vec<u8> {
 
 async fn contract(blobs: Blobs) {
     let p = unique("contract-");
-    let http = reqwest::Client::new();
+    // No connection reuse: a server that refuses an upload early may close the connection mid-body.
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
     blobs.check().await.unwrap();
 
     // Round trip, metadata, overwrite.

@@ -20,6 +20,7 @@
 
 pub mod kind;
 pub mod media;
+pub mod payout;
 pub mod queues;
 pub mod status;
 

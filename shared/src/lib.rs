@@ -1,11 +1,12 @@
 //! Fleet's shared layer: configuration, the database, queue backends, the
-//! outbound HTTP client, blob store and telemetry. Both the API and the
+//! outbound HTTP client, blob store, the ledger and telemetry. Both the API and the
 //! workers build on it; it knows nothing of HTTP routes or job handlers.
 
 pub mod blob;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod ledger;
 pub mod queue;
 pub mod secret;
 pub mod signal;

@@ -2,6 +2,7 @@
 //! registers handlers for its queues; `fleet worker KIND` runs them.
 
 pub mod media;
+pub mod payout;
 pub mod runtime;
 
 use fleet_jobs::WorkerKind;
@@ -33,10 +34,8 @@ pub fn registry(kinds: &[WorkerKind], services: &Services) -> Registry {
                     media::ProcessMediaHandler::new(services.clone()),
                 );
             }
-            WorkerKind::Export
-            | WorkerKind::Notify
-            | WorkerKind::Categorize
-            | WorkerKind::Payout => {
+            WorkerKind::Payout => payout::register(&mut registry, services),
+            WorkerKind::Export | WorkerKind::Notify | WorkerKind::Categorize => {
                 tracing::debug!(%kind, "no handlers yet");
             }
         }

@@ -6,6 +6,8 @@ pub mod jobs;
 pub mod media;
 pub mod metrics;
 pub mod ops;
+pub mod orders;
+pub mod sellers;
 
 use crate::state::AppState;
 use axum::Router;
@@ -16,6 +18,8 @@ pub fn v1() -> Router<AppState> {
         .merge(jobs::router())
         .merge(media::router())
         .merge(ops::router())
+        .merge(orders::router())
+        .merge(sellers::router())
 }
 
 /// Routes that need no bearer credential: health, metrics, and signed blob URLs.

@@ -224,6 +224,24 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             ));
         }
     }
+    if config.payout.fee_percent_bps > 10_000 {
+        return Err(ConfigError::invalid(
+            "payout.fee_percent_bps",
+            "must be at most 10000 (100%)",
+        ));
+    }
+    if config.payout.fee_fixed_minor < 0 {
+        return Err(ConfigError::invalid(
+            "payout.fee_fixed_minor",
+            "must not be negative",
+        ));
+    }
+    if config.payout.hold_days > 365 {
+        return Err(ConfigError::invalid(
+            "payout.hold_days",
+            "must be at most 365",
+        ));
+    }
     if config.api.rate_limit_per_sec == 0 {
         return Err(ConfigError::invalid(
             "api.rate_limit_per_sec",
@@ -331,6 +349,29 @@ mod tests {
         assert!(err.to_string().contains("FLEET_REDIS_URL"), "{err}");
         let err = load(None, vars(&[("FLEET_KINDS__PAYOUT__MAX_ATTEMPTS", "0")])).unwrap_err();
         assert!(err.to_string().contains("kinds.payout.max_attempts"));
+    }
+
+    #[test]
+    fn payout_settings_from_env() {
+        let config = load(
+            None,
+            vars(&[
+                ("FLEET_PAYOUT__FEE_PERCENT_BPS", "250"),
+                ("FLEET_PAYOUT__HOLD_DAYS", "0"),
+                ("FLEET_PAYOUT__MINIMUM_PAYOUT__CHF", "2000"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.payout.fee_percent_bps, 250);
+        assert_eq!(config.payout.hold_days, 0);
+        assert_eq!(config.payout.minimum_payout.get("CHF"), Some(&2000));
+        let err = load(None, vars(&[("FLEET_PAYOUT__FEE_PERCENT_BPS", "10001")])).unwrap_err();
+        assert!(
+            err.to_string().contains("FLEET_PAYOUT__FEE_PERCENT_BPS"),
+            "{err}"
+        );
+        let err = load(None, vars(&[("FLEET_PAYOUT__MINIMUM_PAYOUT__EURO", "1")])).unwrap_err();
+        assert!(err.to_string().contains("payout.minimum_payout"), "{err}");
     }
 
     #[test]

@@ -11,10 +11,12 @@
 mod kinds;
 mod load;
 mod media;
+mod payout;
 
 pub use kinds::{KindSettings, KindsSettings};
 pub use load::ConfigError;
 pub use media::MediaSettings;
+pub use payout::PayoutSettings;
 
 use serde::{Deserialize, Serialize};
 use std::{net::SocketAddr, path::PathBuf};
@@ -57,6 +59,8 @@ pub struct Config {
     pub jwt: JwtSettings,
     /// Media limits and variants.
     pub media: MediaSettings,
+    /// Ledger and payouts: fees, hold period, minimum payouts.
+    pub payout: PayoutSettings,
 }
 
 impl Default for Config {
@@ -79,6 +83,7 @@ impl Default for Config {
             api: ApiSettings::default(),
             jwt: JwtSettings::default(),
             media: MediaSettings::default(),
+            payout: PayoutSettings::default(),
         }
     }
 }

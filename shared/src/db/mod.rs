@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod idempotency;
 pub mod jobs;
+pub mod ledger;
 pub mod media;
 mod migrate;
 

@@ -1,0 +1,710 @@
+//! The ledger's SQL: order events, transfers and postings (append-only), and
+//! balances derived from the postings. The rules live in [`crate::ledger`].
+//!
+//! Writing an event is one transaction. On PostgreSQL it first locks the
+//! seller's four accounts in that currency (`FOR UPDATE`, in account id
+//! order, so writers never deadlock); on SQLite it starts with `BEGIN
+//! IMMEDIATE`, taking the single write lock before reading. Either way the
+//! order's state is read after the lock, and `UNIQUE (order_id, seq)` turns
+//! any remaining race (an event naming another seller) into a retry.
+
+use super::{Db, DbError};
+use crate::ledger::{
+    Account, Bucket, Currency, EventType, LedgerError, OrderEvent, OrderState, Posting, Rules,
+    Transfer, events,
+};
+use serde::Serialize;
+use sqlx::{AssertSqlSafe, Row};
+
+/// Attempts of a transaction that collided with a concurrent writer.
+const MAX_TRIES: usize = 8;
+
+/// One stored posting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PostingRecord {
+    /// The account id.
+    pub account_id: String,
+    /// The account's seller, None for platform accounts.
+    pub seller_id: Option<String>,
+    /// Currency.
+    pub currency: String,
+    /// The account's bucket.
+    pub bucket: Bucket,
+    /// Signed minor units: positive credits the account, negative debits it.
+    pub amount: i64,
+}
+
+/// An order event as recorded, with what it caused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventRecord {
+    /// `event:<event id>` or `release:<order id>`; also the id of its transfer.
+    pub id: String,
+    /// The backend's event id (None for releases).
+    pub event_id: Option<String>,
+    /// The order.
+    pub order_id: String,
+    /// What happened.
+    pub kind: EventType,
+    /// The seller.
+    pub seller_id: String,
+    /// Currency.
+    pub currency: String,
+    /// Minor units as posted (for a release: the amount released).
+    pub amount: i64,
+    /// The fee as posted by the backend, if it sent one.
+    pub fee_requested: Option<i64>,
+    /// The fee charged (`paid` only).
+    pub fee: Option<i64>,
+    /// The transfer it posted, if money moved.
+    pub transfer_id: Option<String>,
+    /// Its postings.
+    pub postings: Vec<PostingRecord>,
+    /// When the release job it scheduled is due (ms since epoch).
+    pub schedules_release: Option<i64>,
+    /// When it was recorded (ms since epoch).
+    pub created_at: i64,
+}
+
+/// The result of posting an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    /// The event as stored.
+    pub event: EventRecord,
+    /// True when it was already recorded and nothing changed.
+    pub replayed: bool,
+}
+
+/// One bucket's balance of a seller in a currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BucketBalance {
+    /// Currency.
+    pub currency: String,
+    /// Bucket.
+    pub bucket: Bucket,
+    /// Minor units.
+    pub balance: i64,
+}
+
+/// One account's balance, derived from its postings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccountBalance {
+    /// Account id.
+    pub account_id: String,
+    /// Its seller (None: platform).
+    pub seller_id: Option<String>,
+    /// Currency.
+    pub currency: String,
+    /// Bucket.
+    pub bucket: Bucket,
+    /// Sum of postings times the bucket's normal sign: what the account holds.
+    pub balance: i64,
+}
+
+/// One line of a seller's ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LedgerEntry {
+    /// Posting id; the pagination cursor.
+    pub id: i64,
+    /// The transfer.
+    pub transfer_id: String,
+    /// What caused it (`paid`, `released`, …).
+    pub kind: String,
+    /// The order.
+    pub order_id: Option<String>,
+    /// The backend's event id, if any.
+    pub event_id: Option<String>,
+    /// Currency.
+    pub currency: String,
+    /// The seller's bucket.
+    pub bucket: Bucket,
+    /// Change of that bucket's balance, in minor units.
+    pub amount: i64,
+    /// When (ms since epoch).
+    pub created_at: i64,
+}
+
+fn corrupt(message: impl std::fmt::Display) -> DbError {
+    DbError::Corrupt {
+        table: "ledger",
+        message: message.to_string(),
+    }
+}
+
+fn parse_bucket(s: &str) -> Result<Bucket, DbError> {
+    s.parse().map_err(corrupt)
+}
+
+/// Whether a failed transaction should simply be run again.
+fn retryable(err: &LedgerError) -> bool {
+    match err {
+        LedgerError::Db(DbError::Query(sqlx::Error::Database(e))) => {
+            e.is_unique_violation()
+                || matches!(e.code().as_deref(), Some("40001" | "40P01"))
+                || e.message().contains("database is locked")
+        }
+        _ => false,
+    }
+}
+
+type EventRow = (
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    i64,
+);
+
+const EVENT_COLUMNS: &str = "id, event_id, order_id, kind, seller_id, currency, amount, fee_requested, fee, \
+     transfer_id, release_at, created_at";
+
+fn event_from_row(row: EventRow, postings: Vec<PostingRecord>) -> Result<EventRecord, DbError> {
+    let (
+        id,
+        event_id,
+        order_id,
+        kind,
+        seller_id,
+        currency,
+        amount,
+        fee_requested,
+        fee,
+        transfer_id,
+        schedules_release,
+        created_at,
+    ) = row;
+    Ok(EventRecord {
+        id,
+        event_id,
+        order_id,
+        kind: kind.parse().map_err(corrupt)?,
+        seller_id,
+        currency,
+        amount,
+        fee_requested,
+        fee,
+        transfer_id,
+        postings,
+        schedules_release,
+        created_at,
+    })
+}
+
+/// The accounts of a seller and the platform in `currency`, seller's first, each group in id order.
+fn accounts_of(seller_id: &str, currency: &Currency) -> Vec<Account> {
+    let mut accounts: Vec<Account> = Bucket::SELLER
+        .into_iter()
+        .map(|b| Account::seller(seller_id, currency, b))
+        .chain(
+            Bucket::PLATFORM
+                .into_iter()
+                .map(|b| Account::platform(currency, b)),
+        )
+        .collect();
+    accounts.sort_by_key(Account::id);
+    accounts
+}
+
+/// `INSERT … ON CONFLICT DO NOTHING` of `n` accounts (5 parameters each).
+fn insert_accounts_sql(n: usize) -> String {
+    let rows = (0..n)
+        .map(|i| {
+            let b = i * 5;
+            format!(
+                "(${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "INSERT INTO ledger_accounts (id, seller_id, currency, bucket, created_at) VALUES {rows} ON CONFLICT DO NOTHING"
+    )
+}
+
+/// Locks up to `n` accounts by id, in id order (PostgreSQL).
+fn lock_sql(n: usize) -> String {
+    let ids = (1..=n.max(1))
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("SELECT id FROM ledger_accounts WHERE id IN ({ids}) ORDER BY id FOR UPDATE")
+}
+
+/// Runs `$body` inside a write transaction `$tx` on whichever pool `$db` holds.
+macro_rules! write_tx {
+    ($db:expr, $tx:ident => $body:block) => {
+        match $db {
+            Db::Postgres(pool) => {
+                let mut $tx = pool.begin().await?;
+                $body
+            }
+            Db::Sqlite(pool) => {
+                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                $body
+            }
+        }
+    };
+}
+
+/// Inserts `$transfer` and its postings in `$tx`, checks what was stored sums
+/// to zero, and evaluates to the stored postings.
+macro_rules! write_transfer {
+    ($tx:ident, $transfer:expr, $order_id:expr, $event_id:expr, $seller_id:expr, $now:expr) => {{
+        let mut postings = Vec::new();
+                sqlx::query(
+                    "INSERT INTO ledger_transfers (id, kind, order_id, event_id, seller_id, currency, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&$transfer.id)
+                .bind(&$transfer.kind)
+                .bind($order_id)
+                .bind($event_id)
+                .bind($seller_id)
+                .bind($transfer.currency.as_str())
+                .bind($now)
+                .execute(&mut *$tx)
+                .await?;
+                let values = (0..$transfer.postings().len())
+                    .map(|i| {
+                        let b = i * 7;
+                        format!("(${}, ${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7)
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let mut q = sqlx::query(AssertSqlSafe(format!(
+                    "INSERT INTO ledger_postings (transfer_id, account_id, seller_id, currency, bucket, amount, created_at) \
+                     VALUES {values}"
+                )));
+                for p in $transfer.postings() {
+                    q = q
+                        .bind(&$transfer.id)
+                        .bind(p.account.id())
+                        .bind(p.account.seller_id.clone())
+                        .bind(p.account.currency.to_string())
+                        .bind(p.account.bucket.as_str())
+                        .bind(p.amount)
+                        .bind($now);
+                    postings.push(PostingRecord {
+                        account_id: p.account.id(),
+                        seller_id: p.account.seller_id.clone(),
+                        currency: p.account.currency.to_string(),
+                        bucket: p.account.bucket,
+                        amount: p.amount,
+                    });
+                }
+                q.execute(&mut *$tx).await?;
+                // Debits equal credits: checked by `Transfer::new`, and again on what was stored.
+                let (sum, count): (i64, i64) = sqlx::query_as(
+                    "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT), COUNT(*) FROM ledger_postings WHERE transfer_id = $1",
+                )
+                .bind(&$transfer.id)
+                .fetch_one(&mut *$tx)
+                .await?;
+                if sum != 0 || count != $transfer.postings().len() as i64 {
+                    return Err(LedgerError::Db(corrupt(format!(
+                        "transfer {} stored {count} postings summing to {sum}",
+                        $transfer.id
+                    ))));
+                }
+        postings
+    }};
+}
+
+impl Db {
+    /// Records an order event posted by the backend. The same event id with
+    /// the same content returns the stored record (`replayed`); with other
+    /// content it is [`LedgerError::ConflictingReplay`].
+    pub async fn record_order_event(
+        &self,
+        event: &OrderEvent,
+        rules: &Rules,
+        now: i64,
+    ) -> Result<Recorded, LedgerError> {
+        let id = format!("event:{}", event.event_id);
+        self.record_with_retry(&id, event, rules, now).await
+    }
+
+    /// Releases an order's held funds (the end of its hold period).
+    pub async fn release_order(
+        &self,
+        order_id: &str,
+        rules: &Rules,
+        now: i64,
+    ) -> Result<Recorded, LedgerError> {
+        let state = self
+            .order_state(order_id)
+            .await?
+            .ok_or_else(|| LedgerError::UnknownOrder {
+                order_id: order_id.to_owned(),
+            })?;
+        let event = OrderEvent {
+            event_id: String::new(),
+            kind: EventType::Released,
+            order_id: order_id.to_owned(),
+            seller_id: state.seller_id.clone(),
+            amount: state.held(),
+            currency: state.currency.clone(),
+            fee: None,
+        };
+        let id = format!("release:{order_id}");
+        self.record_with_retry(&id, &event, rules, now).await
+    }
+
+    /// Posts a balanced transfer that no order event caused (payouts,
+    /// corrections), under the same account locks as order events. The id is
+    /// the cause: a transfer already recorded under it is left alone (false).
+    pub async fn post_transfer(
+        &self,
+        transfer: &Transfer,
+        order_id: Option<&str>,
+        now: i64,
+    ) -> Result<bool, LedgerError> {
+        let mut accounts: Vec<Account> = transfer
+            .postings()
+            .iter()
+            .map(|p| p.account.clone())
+            .collect();
+        accounts.sort_by_key(Account::id);
+        accounts.dedup();
+        let seller_id = accounts.iter().find_map(|a| a.seller_id.clone());
+        let insert = insert_accounts_sql(accounts.len());
+        let is_pg = !self.is_sqlite();
+        let locked: Vec<String> = accounts
+            .iter()
+            .filter(|a| a.seller_id.is_some())
+            .map(Account::id)
+            .collect();
+        let lock = lock_sql(locked.len());
+        write_tx!(self, tx => {
+            let mut q = sqlx::query(AssertSqlSafe(insert));
+            for a in &accounts {
+                q = q
+                    .bind(a.id())
+                    .bind(a.seller_id.clone())
+                    .bind(a.currency.to_string())
+                    .bind(a.bucket.as_str())
+                    .bind(now);
+            }
+            q.execute(&mut *tx).await?;
+            if is_pg && !locked.is_empty() {
+                let mut q = sqlx::query(AssertSqlSafe(lock));
+                for id in &locked {
+                    q = q.bind(id);
+                }
+                q.fetch_all(&mut *tx).await?;
+            }
+            let exists: Option<String> =
+                sqlx::query_scalar("SELECT id FROM ledger_transfers WHERE id = $1")
+                    .bind(&transfer.id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if exists.is_some() {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            write_transfer!(tx, transfer, order_id, None::<String>, seller_id.as_deref(), now);
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    /// The order's state after its latest event, if it has any.
+    pub async fn order_state(&self, order_id: &str) -> Result<Option<OrderState>, DbError> {
+        let row: Option<String> = super::on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT state FROM ledger_events WHERE order_id = $1 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(order_id)
+        .fetch_optional(pool)
+        .await)?;
+        row.map(|s| serde_json::from_str(&s).map_err(corrupt))
+            .transpose()
+    }
+
+    async fn record_with_retry(
+        &self,
+        id: &str,
+        event: &OrderEvent,
+        rules: &Rules,
+        now: i64,
+    ) -> Result<Recorded, LedgerError> {
+        for _ in 0..MAX_TRIES {
+            match self.try_record(id, event, rules, now).await {
+                Err(err) if retryable(&err) => {
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+                other => return other,
+            }
+        }
+        Err(LedgerError::Contended {
+            order_id: event.order_id.clone(),
+        })
+    }
+
+    async fn try_record(
+        &self,
+        id: &str,
+        event: &OrderEvent,
+        rules: &Rules,
+        now: i64,
+    ) -> Result<Recorded, LedgerError> {
+        let accounts = accounts_of(&event.seller_id, &event.currency);
+        let is_pg = !self.is_sqlite();
+        let internal = event.kind == EventType::Released;
+        let insert_accounts = insert_accounts_sql(accounts.len());
+        let seller_ids: Vec<String> = accounts
+            .iter()
+            .filter(|a| a.seller_id.is_some())
+            .map(Account::id)
+            .collect();
+        let lock = lock_sql(seller_ids.len());
+        write_tx!(self, tx => {
+            let mut q = sqlx::query(AssertSqlSafe(insert_accounts.clone()));
+            for a in &accounts {
+                q = q
+                    .bind(a.id())
+                    .bind(a.seller_id.clone())
+                    .bind(a.currency.to_string())
+                    .bind(a.bucket.as_str())
+                    .bind(now);
+            }
+            q.execute(&mut *tx).await?;
+            if is_pg {
+                let mut q = sqlx::query(AssertSqlSafe(lock.clone()));
+                for a in &seller_ids {
+                    q = q.bind(a);
+                }
+                q.fetch_all(&mut *tx).await?;
+            }
+
+            let existing: Option<EventRow> = sqlx::query_as(AssertSqlSafe(format!(
+                "SELECT {EVENT_COLUMNS} FROM ledger_events WHERE id = $1"
+            )))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = existing {
+                let same = internal
+                    || (row.3 == event.kind.as_str()
+                        && row.2 == event.order_id
+                        && row.4 == event.seller_id
+                        && row.5 == event.currency.as_str()
+                        && row.6 == event.amount
+                        && row.7 == event.fee);
+                if !same {
+                    return Err(LedgerError::ConflictingReplay {
+                        event_id: event.event_id.clone(),
+                    });
+                }
+                let postings = match &row.9 {
+                    Some(transfer) => {
+                        let rows: Vec<(String, Option<String>, String, String, i64)> = sqlx::query_as(
+                            "SELECT account_id, seller_id, currency, bucket, amount FROM ledger_postings \
+                             WHERE transfer_id = $1 ORDER BY id",
+                        )
+                        .bind(transfer)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                        posting_records(rows)?
+                    }
+                    None => Vec::new(),
+                };
+                tx.rollback().await?;
+                return Ok(Recorded {
+                    event: event_from_row(row, postings)?,
+                    replayed: true,
+                });
+            }
+
+            let latest: Option<(i64, String)> = sqlx::query_as(
+                "SELECT seq, state FROM ledger_events WHERE order_id = $1 ORDER BY seq DESC LIMIT 1",
+            )
+            .bind(&event.order_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let (seq, state) = match latest {
+                Some((seq, state)) => (
+                    seq,
+                    Some(serde_json::from_str::<OrderState>(&state).map_err(corrupt)?),
+                ),
+                None => (0, None),
+            };
+            let plan = events::plan(rules, state.as_ref(), event, now)?;
+            let amount = match (&state, internal) {
+                (Some(s), true) => s.held(),
+                _ => event.amount,
+            };
+
+            let mut transfer_id = None;
+            let mut postings = Vec::new();
+            if !plan.postings.is_empty() {
+                let transfer = Transfer::new(
+                    id.to_owned(),
+                    event.kind.as_str(),
+                    &event.currency,
+                    plan.postings
+                        .iter()
+                        .map(|(account, amount)| Posting {
+                            account: account.clone(),
+                            amount: *amount,
+                        })
+                        .collect(),
+                )?;
+                postings = write_transfer!(tx, &transfer, Some(&event.order_id), (!internal).then(|| event.event_id.clone()), Some(&event.seller_id), now);
+                transfer_id = Some(transfer.id);
+            }
+
+            let state_json = serde_json::to_string(&plan.next).map_err(corrupt)?;
+            sqlx::query(
+                "INSERT INTO ledger_events (id, event_id, order_id, seq, kind, seller_id, currency, amount, \
+                 fee_requested, fee, transfer_id, release_at, state, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            )
+            .bind(id)
+            .bind((!internal).then(|| event.event_id.clone()))
+            .bind(&event.order_id)
+            .bind(seq + 1)
+            .bind(event.kind.as_str())
+            .bind(&event.seller_id)
+            .bind(event.currency.as_str())
+            .bind(amount)
+            .bind(event.fee)
+            .bind(plan.fee)
+            .bind(&transfer_id)
+            .bind(plan.schedule_release)
+            .bind(&state_json)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(Recorded {
+                event: EventRecord {
+                    id: id.to_owned(),
+                    event_id: (!internal).then(|| event.event_id.clone()),
+                    order_id: event.order_id.clone(),
+                    kind: event.kind,
+                    seller_id: event.seller_id.clone(),
+                    currency: event.currency.to_string(),
+                    amount,
+                    fee_requested: event.fee,
+                    fee: plan.fee,
+                    transfer_id,
+                    postings,
+                    schedules_release: plan.schedule_release,
+                    created_at: now,
+                },
+                replayed: false,
+            })
+        })
+    }
+
+    /// A seller's balance per currency and bucket, derived from the postings.
+    pub async fn seller_balances(&self, seller_id: &str) -> Result<Vec<BucketBalance>, DbError> {
+        let rows: Vec<(String, String, i64)> = super::on_pool!(self, pool => sqlx::query_as(
+            "SELECT currency, bucket, CAST(SUM(amount) AS BIGINT) FROM ledger_postings \
+             WHERE seller_id = $1 GROUP BY currency, bucket ORDER BY currency, bucket",
+        )
+        .bind(seller_id)
+        .fetch_all(pool)
+        .await)?;
+        rows.into_iter()
+            .map(|(currency, bucket, sum)| {
+                let bucket = parse_bucket(&bucket)?;
+                Ok(BucketBalance {
+                    currency,
+                    bucket,
+                    balance: sum * bucket.normal_sign(),
+                })
+            })
+            .collect()
+    }
+
+    /// Every account's balance, derived from the postings.
+    pub async fn account_balances(&self) -> Result<Vec<AccountBalance>, DbError> {
+        let rows: Vec<(String, Option<String>, String, String, i64)> = super::on_pool!(self, pool => sqlx::query_as(
+            "SELECT account_id, seller_id, currency, bucket, CAST(SUM(amount) AS BIGINT) FROM ledger_postings \
+             GROUP BY account_id, seller_id, currency, bucket ORDER BY account_id",
+        )
+        .fetch_all(pool)
+        .await)?;
+        rows.into_iter()
+            .map(|(account_id, seller_id, currency, bucket, sum)| {
+                let bucket = parse_bucket(&bucket)?;
+                Ok(AccountBalance {
+                    account_id,
+                    seller_id,
+                    currency,
+                    bucket,
+                    balance: sum * bucket.normal_sign(),
+                })
+            })
+            .collect()
+    }
+
+    /// The sum of all postings per currency: zero in a consistent ledger.
+    pub async fn ledger_totals(&self) -> Result<Vec<(String, i64)>, DbError> {
+        Ok(super::on_pool!(self, pool => sqlx::query_as(
+            "SELECT currency, CAST(SUM(amount) AS BIGINT) FROM ledger_postings GROUP BY currency ORDER BY currency",
+        )
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    /// A seller's postings after posting id `after`, oldest first.
+    pub async fn seller_ledger(
+        &self,
+        seller_id: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<LedgerEntry>, DbError> {
+        let sql = "SELECT p.id, p.transfer_id, t.kind, t.order_id, t.event_id, p.currency, p.bucket, p.amount, p.created_at \
+             FROM ledger_postings p JOIN ledger_transfers t ON t.id = p.transfer_id \
+             WHERE p.seller_id = $1 AND p.id > $2 ORDER BY p.id LIMIT $3";
+        super::on_pool!(self, pool => {
+            let rows = sqlx::query(sql).bind(seller_id).bind(after).bind(limit).fetch_all(pool).await?;
+            rows.iter()
+                .map(|row| {
+                    let bucket: String = row.try_get("bucket")?;
+                    Ok(LedgerEntry {
+                        id: row.try_get("id")?,
+                        transfer_id: row.try_get("transfer_id")?,
+                        kind: row.try_get("kind")?,
+                        order_id: row.try_get("order_id")?,
+                        event_id: row.try_get("event_id")?,
+                        currency: row.try_get("currency")?,
+                        bucket: parse_bucket(&bucket)?,
+                        amount: row.try_get("amount")?,
+                        created_at: row.try_get("created_at")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, DbError>>()
+        })
+    }
+}
+
+fn posting_records(
+    rows: Vec<(String, Option<String>, String, String, i64)>,
+) -> Result<Vec<PostingRecord>, DbError> {
+    rows.into_iter()
+        .map(|(account_id, seller_id, currency, bucket, amount)| {
+            Ok(PostingRecord {
+                account_id,
+                seller_id,
+                currency,
+                bucket: parse_bucket(&bucket)?,
+                amount,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,365 @@
+//! The payout worker and the ledger on both backends: the release job run by
+//! the real runtime, and a property test over random order-event sequences.
+
+use fleet_jobs::{JobStatus, WorkerKind, queues};
+use fleet_shared::{
+    Config, Db, Queues,
+    config::QueueSettings,
+    db::{jobs::NewJob, now_ms},
+    ledger::{Bucket, Currency, EventType, FeePolicy, Ledger, LedgerError, OrderEvent, Rules},
+};
+use fleet_testkit::{Backend, RedisServer, TestDb, wait_for};
+use fleet_workers::{Services, runtime::WorkerPool};
+use proptest::prelude::*;
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use tokio::sync::oneshot;
+
+fn event(id: &str, kind: EventType, order: &str, seller: &str, amount: i64) -> OrderEvent {
+    OrderEvent {
+        event_id: id.to_owned(),
+        kind,
+        order_id: order.to_owned(),
+        seller_id: seller.to_owned(),
+        amount,
+        currency: Currency::new("EUR").unwrap(),
+        fee: None,
+    }
+}
+
+/// Balance of `seller`'s `bucket` in EUR.
+async fn bucket(db: &Db, seller: &str, bucket: Bucket) -> i64 {
+    db.seller_balances(seller)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|b| b.currency == "EUR" && b.bucket == bucket)
+        .map_or(0, |b| b.balance)
+}
+
+#[tokio::test]
+async fn release_job_makes_delivered_funds_available() {
+    for backend in Backend::ALL {
+        let db = TestDb::for_backend(backend).await;
+        // A private Redis: this test consumes the real `payout` queue.
+        let redis = match backend {
+            Backend::Sqlite => None,
+            Backend::RedisPostgres => Some(RedisServer::start().await),
+        };
+        let queues = match &redis {
+            Some(r) => Queues::redis(&r.url(), db.db.clone()).await.unwrap(),
+            None => db.queues().await,
+        };
+        let mut config = Config::default();
+        config.payout.hold_days = 0;
+        config.payout.fee_percent_bps = 1_000;
+        config.payout.fee_fixed_minor = 0;
+        let ledger = Ledger::new(queues.clone(), &config);
+        ledger
+            .post(&event("e1", EventType::Paid, "o1", "s1", 10_000))
+            .await
+            .unwrap();
+        let delivered = ledger
+            .post(&event("e2", EventType::Delivered, "o1", "s1", 10_000))
+            .await
+            .unwrap();
+        assert!(delivered.event.schedules_release.is_some());
+        assert_eq!(bucket(&db.db, "s1", Bucket::Pending).await, 9_000);
+        // A second release job for the same order (a replayed schedule): it must not pay twice.
+        let extra = NewJob::of(
+            &fleet_jobs::payout::ReleaseFunds {
+                order_id: "o1".into(),
+                cause: "manual".into(),
+            },
+            3,
+        )
+        .unwrap();
+        let extra_id = extra.id.clone();
+        queues.enqueue(vec![extra]).await.unwrap();
+
+        let services = Services {
+            db: db.db.clone(),
+            queues: queues.clone(),
+            blobs: fleet_testkit::fs_blobs("http://127.0.0.1:1").await,
+            config: Arc::new(config.clone()),
+        };
+        let registry = fleet_workers::registry(&[WorkerKind::Payout], &services);
+        assert_eq!(registry.queues(), vec![queues::PAYOUT.to_owned()]);
+        let settings = QueueSettings {
+            lease_secs: 5,
+            idle_poll_ms: 50,
+            fetch_batch: 10,
+            shutdown_grace_secs: 5,
+        };
+        let mut pool = WorkerPool::new(queues.clone(), registry, &settings);
+        pool.add_queue(queues::PAYOUT, &config.kinds.payout, &settings);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let worker = tokio::spawn(pool.run(async move {
+            let _ = stopped.await;
+        }));
+
+        wait_for(
+            "both release jobs to succeed",
+            Duration::from_secs(20),
+            || async {
+                let s = queues.stats(queues::PAYOUT).await.unwrap();
+                (s.processed == 2 && s.waiting == 0 && s.in_flight == 0).then_some(())
+            },
+        )
+        .await;
+        assert_eq!(
+            db.db.job(&extra_id).await.unwrap().unwrap().status,
+            JobStatus::Succeeded
+        );
+        assert_eq!(bucket(&db.db, "s1", Bucket::Pending).await, 0);
+        assert_eq!(bucket(&db.db, "s1", Bucket::Available).await, 9_000);
+        let releases = db
+            .db
+            .seller_ledger("s1", 0, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == "released")
+            .count();
+        assert_eq!(
+            releases, 2,
+            "one release transfer: pending out, available in"
+        );
+        let _ = stop.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(20), worker).await;
+    }
+}
+
+/// One step of a random scenario.
+#[derive(Debug, Clone)]
+enum Op {
+    /// Post an event of type `kind` on order `order` with an amount picked by `amount`.
+    Event {
+        order: usize,
+        kind: usize,
+        amount: Amount,
+    },
+    /// Run the release job of `order`.
+    Release { order: usize },
+    /// Post again the `n`-th accepted event (modulo their count).
+    Replay { n: usize },
+}
+
+/// How an event's amount relates to its order's.
+#[derive(Debug, Clone, Copy)]
+enum Amount {
+    Full,
+    Half,
+    Small(i64),
+    TooMuch,
+}
+
+#[derive(Debug, Clone)]
+struct Order {
+    amount: i64,
+    seller: usize,
+    gbp: bool,
+    fee: Option<i64>,
+}
+
+fn order_strategy() -> impl Strategy<Value = Order> {
+    (
+        1i64..50_000,
+        0usize..2,
+        any::<bool>(),
+        proptest::option::of(0u32..=100),
+    )
+        .prop_map(|(amount, seller, gbp, fee_pct)| Order {
+            amount,
+            seller,
+            gbp,
+            fee: fee_pct.map(|p| amount * i64::from(p) / 100),
+        })
+}
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+    let amount = prop_oneof![
+        4 => Just(Amount::Full),
+        2 => Just(Amount::Half),
+        2 => (1i64..500).prop_map(Amount::Small),
+        1 => Just(Amount::TooMuch),
+    ];
+    prop_oneof![
+        6 => (0usize..3, 0usize..8, amount).prop_map(|(order, kind, amount)| Op::Event { order, kind, amount }),
+        2 => (0usize..3).prop_map(|order| Op::Release { order }),
+        2 => any::<usize>().prop_map(|n| Op::Replay { n }),
+    ]
+}
+
+/// Runs `ops` (after paying every order once) and checks the ledger's invariants after each step.
+async fn check_scenario(db: &Db, case: usize, orders: &[Order], ops: &[Op]) {
+    let rules = Rules {
+        fees: FeePolicy {
+            percent_bps: 700,
+            fixed_minor: 30,
+        },
+        hold_ms: 0,
+    };
+    let sellers = [format!("c{case}-s0"), format!("c{case}-s1")];
+    let make = |i: usize, order: &Order, kind: EventType, amount: i64| OrderEvent {
+        event_id: format!("c{case}-e{i}"),
+        kind,
+        order_id: format!(
+            "c{case}-o{}",
+            orders
+                .iter()
+                .position(|o| std::ptr::eq(o, order))
+                .unwrap_or(0)
+        ),
+        seller_id: sellers[order.seller].clone(),
+        amount,
+        currency: Currency::new(if order.gbp { "GBP" } else { "EUR" }).unwrap(),
+        fee: if kind == EventType::Paid {
+            order.fee
+        } else {
+            None
+        },
+    };
+    let mut accepted: Vec<OrderEvent> = Vec::new();
+    let mut steps: Vec<Op> = (0..orders.len())
+        .map(|order| Op::Event {
+            order,
+            kind: 0,
+            amount: Amount::Full,
+        })
+        .collect();
+    steps.extend(ops.iter().cloned());
+    for (i, op) in steps.iter().enumerate() {
+        let before = db.account_balances().await.unwrap();
+        match op {
+            Op::Event {
+                order,
+                kind,
+                amount,
+            } => {
+                let o = &orders[*order];
+                let kind = EventType::PUBLIC[*kind];
+                let state = db.order_state(&format!("c{case}-o{order}")).await.unwrap();
+                let base = match (kind, &state) {
+                    (
+                        EventType::Refunded | EventType::PartiallyRefunded | EventType::Disputed,
+                        Some(s),
+                    ) => s.refundable(),
+                    (EventType::DisputeWon | EventType::DisputeLost, Some(s)) => {
+                        s.dispute.as_ref().map_or(o.amount, |d| d.amount)
+                    }
+                    _ => o.amount,
+                };
+                let value = match amount {
+                    Amount::Full => base,
+                    Amount::Half => base / 2,
+                    Amount::Small(n) => *n,
+                    Amount::TooMuch => base + 1,
+                }
+                .max(1);
+                let ev = make(i, o, kind, value);
+                match db.record_order_event(&ev, &rules, now_ms()).await {
+                    Ok(r) => {
+                        assert!(!r.replayed);
+                        accepted.push(ev);
+                    }
+                    Err(LedgerError::Rejected(_)) => {
+                        assert_eq!(
+                            db.account_balances().await.unwrap(),
+                            before,
+                            "a refused event changes nothing"
+                        );
+                    }
+                    Err(other) => panic!("{other}"),
+                }
+            }
+            Op::Release { order } => {
+                match db
+                    .release_order(&format!("c{case}-o{order}"), &rules, now_ms())
+                    .await
+                {
+                    Ok(_) | Err(LedgerError::Rejected(_)) => {}
+                    Err(other) => panic!("{other}"),
+                }
+            }
+            Op::Replay { n } => {
+                if accepted.is_empty() {
+                    continue;
+                }
+                let ev = accepted[n % accepted.len()].clone();
+                let r = db.record_order_event(&ev, &rules, now_ms()).await.unwrap();
+                assert!(r.replayed, "{ev:?}");
+                assert_eq!(
+                    db.account_balances().await.unwrap(),
+                    before,
+                    "a replay changes nothing"
+                );
+                let mut other = ev.clone();
+                other.amount += 1;
+                assert!(matches!(
+                    db.record_order_event(&other, &rules, now_ms()).await,
+                    Err(LedgerError::ConflictingReplay { .. })
+                ));
+            }
+        }
+        // Postings sum to zero per currency.
+        for (currency, sum) in db.ledger_totals().await.unwrap() {
+            assert_eq!(sum, 0, "{currency} after {op:?}");
+        }
+        // No bucket but `available` is ever negative.
+        let balances = db.account_balances().await.unwrap();
+        for b in &balances {
+            if b.bucket != Bucket::Available {
+                assert!(b.balance >= 0, "{b:?} after {op:?}");
+            }
+        }
+        // The seller's pending + available is what their orders still hold.
+        let mut expected: BTreeMap<(String, String), i64> = BTreeMap::new();
+        for n in 0..orders.len() {
+            if let Some(s) = db.order_state(&format!("c{case}-o{n}")).await.unwrap() {
+                *expected
+                    .entry((s.seller_id.clone(), s.currency.to_string()))
+                    .or_default() += s.held();
+            }
+        }
+        for seller in &sellers {
+            for b in db.seller_balances(seller).await.unwrap() {
+                let key = (seller.clone(), b.currency.clone());
+                if matches!(b.bucket, Bucket::Pending | Bucket::Available) {
+                    *expected.entry(key).or_default() -= b.balance;
+                }
+            }
+        }
+        assert!(
+            expected.values().all(|v| *v == 0),
+            "{expected:?} after {op:?}"
+        );
+    }
+}
+
+#[test]
+fn random_event_sequences_keep_the_ledger_consistent() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for backend in Backend::ALL {
+        let db = rt.block_on(TestDb::for_backend(backend));
+        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+            cases: 48,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        });
+        let case = std::sync::atomic::AtomicUsize::new(0);
+        let strategy = (
+            proptest::collection::vec(order_strategy(), 3),
+            proptest::collection::vec(op_strategy(), 1..30),
+        );
+        runner
+            .run(&strategy, |(orders, ops)| {
+                let n = case.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                rt.block_on(check_scenario(&db.db, n, &orders, &ops));
+                Ok(())
+            })
+            .unwrap_or_else(|e| panic!("{backend:?}: {e}"));
+    }
+}
