@@ -91,7 +91,60 @@ pub async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (store, key) = authorize(&state, SignedMethod::Put, key, &query)?;
+    let checked = check_upload(&state, key, &query, &headers);
+    let (store, key, content_type, limit) = match checked {
+        Ok(checked) => checked,
+        Err(err) => {
+            // Read (a bounded part of) the body before refusing, so the client sees the
+            // refusal instead of a connection reset in the middle of its upload.
+            drain(body).await;
+            return Err(err);
+        }
+    };
+    let mut received = 0u64;
+    let stream = body
+        .into_data_stream()
+        .map_err(io::Error::other)
+        .and_then(move |chunk| {
+            received += chunk.len() as u64;
+            let result = if received > limit {
+                Err(io::Error::new(
+                    io::ErrorKind::FileTooLarge,
+                    "body larger than allowed",
+                ))
+            } else {
+                Ok(chunk)
+            };
+            std::future::ready(result)
+        });
+    // With Content-Length checked above, a body that ends early is an error, never a short object.
+    match store.put(&key, Box::pin(stream), content_type).await {
+        Ok(_) => Ok(StatusCode::OK.into_response()),
+        Err(BlobError::Io { source, .. }) if source.kind() == io::ErrorKind::FileTooLarge => {
+            Err(ApiError::PayloadTooLarge {
+                limit: limit as usize,
+            })
+        }
+        Err(e) => Err(internal(e)),
+    }
+}
+
+/// Most of a refused upload's body that is read before answering.
+const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Reads and discards up to [`DRAIN_LIMIT`] bytes of `body`.
+async fn drain(body: Body) {
+    let _ = axum::body::to_bytes(body, DRAIN_LIMIT).await;
+}
+
+/// Checks an upload's signature, content type and length; returns the store, key, type and size limit.
+fn check_upload<'a>(
+    state: &'a AppState,
+    key: String,
+    query: &SignedQuery,
+    headers: &'a HeaderMap,
+) -> Result<(&'a FsStore, BlobKey, &'a str, u64), ApiError> {
+    let (store, key) = authorize(state, SignedMethod::Put, key, query)?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -120,32 +173,7 @@ pub async fn upload(
             limit: limit as usize,
         });
     }
-    let mut received = 0u64;
-    let stream = body
-        .into_data_stream()
-        .map_err(io::Error::other)
-        .and_then(move |chunk| {
-            received += chunk.len() as u64;
-            let result = if received > limit {
-                Err(io::Error::new(
-                    io::ErrorKind::FileTooLarge,
-                    "body larger than allowed",
-                ))
-            } else {
-                Ok(chunk)
-            };
-            std::future::ready(result)
-        });
-    // With Content-Length checked above, a body that ends early is an error, never a short object.
-    match store.put(&key, Box::pin(stream), content_type).await {
-        Ok(_) => Ok(StatusCode::OK.into_response()),
-        Err(BlobError::Io { source, .. }) if source.kind() == io::ErrorKind::FileTooLarge => {
-            Err(ApiError::PayloadTooLarge {
-                limit: limit as usize,
-            })
-        }
-        Err(e) => Err(internal(e)),
-    }
+    Ok((store, key, content_type, limit))
 }
 
 fn internal(e: BlobError) -> ApiError {
