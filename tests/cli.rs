@@ -285,10 +285,16 @@ async fn worker_process_serves_its_metrics_and_drains_on_sigterm() {
     )
     .await;
     assert!(metrics.contains("fleet_job_duration_seconds"), "{metrics}");
-    assert_eq!(
-        queues.db().job(&id).await.unwrap().unwrap().status,
-        fleet_jobs::JobStatus::Dead
-    );
+    // The attempt is counted as it ends; its outcome reaches the jobs table in the next write batch.
+    wait_for(
+        "the job to be recorded dead",
+        Duration::from_secs(10),
+        || async {
+            let job = queues.db().job(&id).await.ok()??;
+            (job.status == fleet_jobs::JobStatus::Dead).then_some(())
+        },
+    )
+    .await;
     let health = http
         .get(format!("http://127.0.0.1:{port}/healthz"))
         .send()
