@@ -2,26 +2,18 @@
 //! from phones, …) are converted to sRGB with lcms2, the space browsers
 //! assume for untagged images; the profile itself is then dropped.
 
-use super::Pixels;
+use super::{Pixels, jpeg_segments::jpeg_segments};
 use lcms2::{Intent, PixelFormat, Profile, Transform};
 
 /// The ICC profile in a JPEG's APP2 `ICC_PROFILE` segments, reassembled in sequence order.
 pub fn jpeg_icc_profile(bytes: &[u8]) -> Option<Vec<u8>> {
     const TAG: &[u8] = b"ICC_PROFILE\0";
-    let mut chunks: Vec<(u8, &[u8])> = Vec::new();
-    let mut i = 2;
-    while i + 4 <= bytes.len() && bytes[i] == 0xFF {
-        let marker = bytes[i + 1];
-        if marker == 0xDA {
-            break;
-        }
-        let len = usize::from(u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]));
-        let segment = bytes.get(i + 4..i + 2 + len)?;
-        if marker == 0xE2 && segment.starts_with(TAG) && segment.len() > TAG.len() + 2 {
-            chunks.push((segment[TAG.len()], &segment[TAG.len() + 2..]));
-        }
-        i += 2 + len;
-    }
+    let mut chunks: Vec<(u8, &[u8])> = jpeg_segments(bytes)
+        .filter(|(marker, segment)| {
+            *marker == 0xE2 && segment.starts_with(TAG) && segment.len() > TAG.len() + 2
+        })
+        .map(|(_, segment)| (segment[TAG.len()], &segment[TAG.len() + 2..]))
+        .collect();
     if chunks.is_empty() {
         return None;
     }

@@ -3,7 +3,7 @@
 //! PNG, WebP and GIF (first frame) through the `image` crate under memory
 //! limits; embedded ICC profiles are applied.
 
-use super::{ImageFormat, Pixels, Sniffed, color};
+use super::{ImageFormat, Pixels, Sniffed, color, jpeg_segments::jpeg_segments};
 use crate::media::MediaError;
 use turbojpeg::{Colorspace, Decompressor, PixelFormat, ScalingFactor};
 
@@ -90,19 +90,7 @@ fn cmyk_to_rgb(cmyk: &[u8], inverted: bool) -> Vec<u8> {
 
 /// Whether the JPEG has an APP14 "Adobe" segment before its image data.
 fn has_adobe_marker(bytes: &[u8]) -> bool {
-    let mut i = 2;
-    while i + 4 <= bytes.len() && bytes[i] == 0xFF {
-        let marker = bytes[i + 1];
-        if marker == 0xDA {
-            break; // start of scan: no more headers
-        }
-        let len = usize::from(u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]));
-        if marker == 0xEE && bytes.get(i + 4..i + 9) == Some(b"Adobe") {
-            return true;
-        }
-        i += 2 + len;
-    }
-    false
+    jpeg_segments(bytes).any(|(marker, payload)| marker == 0xEE && payload.starts_with(b"Adobe"))
 }
 
 /// Decodes PNG, WebP and GIF, returning the pixels and any embedded ICC profile.

@@ -13,6 +13,7 @@
 mod color;
 mod decode;
 mod encode;
+mod jpeg_segments;
 mod orient;
 mod pixels;
 mod placeholder;
