@@ -3,7 +3,7 @@
 
 use super::{
     MediaError,
-    image::{ImageSettings, ProcessedImage, process},
+    image::{ImageSettings, Variant, process},
 };
 use crate::{
     Services,
@@ -45,31 +45,35 @@ impl ProcessMediaHandler {
     async fn store(
         &self,
         sha: &str,
-        processed: &ProcessedImage,
+        variants: Vec<Variant>,
         ctx: &JobContext,
     ) -> Result<Vec<StoredVariant>, JobError> {
-        let total = processed.variants.len() as i64 + 1;
-        let mut stored = Vec::with_capacity(processed.variants.len());
-        for (i, variant) in processed.variants.iter().enumerate() {
+        let total = variants.len() as i64 + 1;
+        let mut stored = Vec::with_capacity(variants.len());
+        for (i, variant) in variants.into_iter().enumerate() {
             let key = BlobKey::new(format!(
                 "media/{sha}/{}.{}",
                 variant.name,
                 variant.format.extension()
             ))
             .map_err(JobError::permanent)?;
-            let bytes = Bytes::copy_from_slice(&variant.bytes);
+            let size = variant.bytes.len() as u64;
             self.services
                 .blobs
-                .put_bytes(&key, bytes, variant.format.content_type())
+                .put_bytes(
+                    &key,
+                    Bytes::from(variant.bytes),
+                    variant.format.content_type(),
+                )
                 .await
                 .map_err(JobError::retry)?;
             stored.push(StoredVariant {
-                name: variant.name.clone(),
+                name: variant.name,
                 key: key.to_string(),
                 width: variant.width,
                 height: variant.height,
                 format: variant.format.as_str().to_owned(),
-                bytes: variant.bytes.len() as u64,
+                bytes: size,
             });
             ctx.progress(i as i64 + 2, Some(total))
                 .await
@@ -159,7 +163,7 @@ impl JobHandler for ProcessMediaHandler {
                     Ok(processed) => processed,
                     Err(e) => return Err(self.fail(&media, e).await),
                 };
-                let variants = self.store(&sha, &processed, &ctx).await?;
+                let variants = self.store(&sha, processed.variants, &ctx).await?;
                 MediaResult {
                     source_sha256: sha,
                     format: processed.format.as_str().to_owned(),
