@@ -3,7 +3,8 @@
 //! renamed into place, so a reader never sees half an object.
 
 use super::{
-    Blob, BlobError, BlobKey, BlobStore, ByteStream, ObjectMeta, Presigned, SignedMethod, UrlSigner,
+    Blob, BlobError, BlobKey, BlobStore, ByteStream, DEFAULT_CONTENT_TYPE, ObjectMeta, Presigned,
+    SignedMethod, UrlSigner,
 };
 use futures::StreamExt;
 use std::{
@@ -13,8 +14,6 @@ use std::{
     time::Duration,
 };
 use tokio::io::AsyncWriteExt;
-
-const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 
 /// A blob store in a local directory; the API serves its signed URLs.
 #[derive(Debug)]
@@ -156,12 +155,7 @@ impl BlobStore for FsStore {
                 content_type: self.content_type(key).await,
             })),
             Ok(_) => Ok(None),
-            Err(e)
-                if e.kind() == io::ErrorKind::NotFound
-                    || e.kind() == io::ErrorKind::NotADirectory =>
-            {
-                Ok(None)
-            }
+            Err(e) if is_absent(&e) => Ok(None),
             Err(e) => Err(io_error("stat", key.as_str(), e)),
         }
     }
@@ -186,9 +180,7 @@ impl BlobStore for FsStore {
             for dir in [objects, metas] {
                 match std::fs::remove_dir_all(&dir) {
                     Ok(()) => {}
-                    Err(e)
-                        if e.kind() == io::ErrorKind::NotFound
-                            || e.kind() == io::ErrorKind::NotADirectory => {}
+                    Err(e) if is_absent(&e) => {}
                     Err(e) => return Err(e),
                 }
             }
@@ -234,15 +226,19 @@ impl BlobStore for FsStore {
     }
 }
 
+/// Whether a filesystem error means the path does not exist (or a parent is a file).
+fn is_absent(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    )
+}
+
 /// Counts regular files under `dir` (0 if it does not exist or is a file).
 fn count_files(dir: &Path) -> io::Result<u64> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(e)
-            if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::NotADirectory =>
-        {
-            return Ok(0);
-        }
+        Err(e) if is_absent(&e) => return Ok(0),
         Err(e) => return Err(e),
     };
     let mut count = 0;

@@ -30,6 +30,9 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use std::{collections::BTreeMap, fmt, io, pin::Pin, sync::Arc, time::Duration, time::SystemTime};
 
+/// Content type of objects stored without one.
+const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
+
 /// A stream of object bytes.
 pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 

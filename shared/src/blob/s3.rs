@@ -3,7 +3,8 @@
 //! (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, profiles, instance roles).
 
 use super::{
-    Blob, BlobError, BlobKey, BlobStore, ByteStream, ObjectMeta, Presigned, location::S3Settings,
+    Blob, BlobError, BlobKey, BlobStore, ByteStream, DEFAULT_CONTENT_TYPE, ObjectMeta, Presigned,
+    location::S3Settings,
 };
 use aws_sdk_s3::{
     Client,
@@ -237,6 +238,14 @@ fn presigned(request: PresignedRequest, expires_at: std::time::SystemTime) -> Pr
     )
 }
 
+/// Metadata from the `Content-Length` and `Content-Type` S3 answered with.
+fn object_meta(size: Option<i64>, content_type: Option<&str>) -> ObjectMeta {
+    ObjectMeta {
+        size: size.unwrap_or_default().max(0) as u64,
+        content_type: content_type.unwrap_or(DEFAULT_CONTENT_TYPE).to_owned(),
+    }
+}
+
 fn presigning(ttl: Duration) -> Result<PresigningConfig, BlobError> {
     PresigningConfig::expires_in(ttl).map_err(|e| BlobError::Config {
         url: String::new(),
@@ -288,13 +297,7 @@ impl BlobStore for S3Store {
             Err(e) if is_not_found(&e) => return Err(BlobError::NotFound(key.to_string())),
             Err(e) => return Err(s3_error("get", key, e)),
         };
-        let meta = ObjectMeta {
-            size: output.content_length().unwrap_or_default().max(0) as u64,
-            content_type: output
-                .content_type()
-                .unwrap_or("application/octet-stream")
-                .to_owned(),
-        };
+        let meta = object_meta(output.content_length(), output.content_type());
         let body = futures::stream::unfold(output.body, |mut body| async move {
             body.next().await.map(|chunk| (chunk, body))
         })
@@ -314,13 +317,10 @@ impl BlobStore for S3Store {
             .send()
             .await
         {
-            Ok(output) => Ok(Some(ObjectMeta {
-                size: output.content_length().unwrap_or_default().max(0) as u64,
-                content_type: output
-                    .content_type()
-                    .unwrap_or("application/octet-stream")
-                    .to_owned(),
-            })),
+            Ok(output) => Ok(Some(object_meta(
+                output.content_length(),
+                output.content_type(),
+            ))),
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(s3_error("head", key, e)),
         }
