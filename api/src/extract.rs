@@ -16,6 +16,13 @@ pub trait Validate {
     fn validate(&self) -> Vec<FieldError>;
 }
 
+/// The error for an optional `seller_id` field that is empty or longer than 128 characters.
+pub fn invalid_seller_id(seller_id: Option<&str>) -> Option<FieldError> {
+    seller_id
+        .is_some_and(|s| s.is_empty() || s.len() > 128)
+        .then(|| FieldError::new("seller_id", "must be 1-128 characters"))
+}
+
 /// A JSON body, parsed and validated.
 #[derive(Debug, Clone)]
 pub struct ValidJson<T>(pub T);

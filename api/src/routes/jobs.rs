@@ -4,7 +4,7 @@ use super::rfc3339;
 use crate::{
     auth::Principal,
     error::{ApiError, ApiResult, FieldError},
-    extract::{ValidJson, Validate},
+    extract::{ValidJson, Validate, invalid_seller_id},
     state::AppState,
 };
 use axum::{
@@ -93,13 +93,7 @@ impl Validate for CreateJob {
                 "must be 1-255 characters",
             ));
         }
-        if self
-            .seller_id
-            .as_ref()
-            .is_some_and(|s| s.is_empty() || s.len() > 128)
-        {
-            errors.push(FieldError::new("seller_id", "must be 1-128 characters"));
-        }
+        errors.extend(invalid_seller_id(self.seller_id.as_deref()));
         errors
     }
 }

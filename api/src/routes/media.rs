@@ -5,7 +5,7 @@ use super::rfc3339;
 use crate::{
     auth::Principal,
     error::{ApiError, ApiResult, FieldError},
-    extract::{ValidJson, Validate},
+    extract::{ValidJson, Validate, invalid_seller_id},
     state::AppState,
 };
 use axum::{
@@ -113,13 +113,7 @@ impl CreateUpload {
                 "must be 1-255 printable characters",
             ));
         }
-        if self
-            .seller_id
-            .as_ref()
-            .is_some_and(|s| s.is_empty() || s.len() > 128)
-        {
-            errors.push(FieldError::new("seller_id", "must be 1-128 characters"));
-        }
+        errors.extend(invalid_seller_id(self.seller_id.as_deref()));
         errors
     }
 }
