@@ -38,3 +38,9 @@ ensure_rust() {
     . "$HOME/.cargo/env"
   fi
 }
+
+# Installs the system packages and the toolchain that building Fleet needs.
+ensure_build_deps() {
+  ensure_packages build-essential pkg-config ca-certificates curl cmake nasm
+  ensure_rust
+}
