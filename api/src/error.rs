@@ -164,6 +164,14 @@ impl From<fleet_shared::ledger::LedgerError> for ApiError {
                 message: err.to_string(),
                 details: json!({}),
             },
+            LedgerError::Insufficient { .. } => ApiError::Refused {
+                reason: "insufficient_funds",
+                message: err.to_string(),
+            },
+            LedgerError::Excluded { .. } => ApiError::Refused {
+                reason: "payout_settled",
+                message: err.to_string(),
+            },
             LedgerError::Queue(e) => ApiError::from(e),
             other => ApiError::internal(other),
         }

@@ -1,6 +1,6 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
-use crate::routes::{blobs, health, jobs, media, metrics, ops, orders, sellers};
+use crate::routes::{blobs, health, jobs, media, metrics, ops, orders, payouts, sellers, stripe};
 use axum::Json;
 use utoipa::{
     Modify, OpenApi,
@@ -18,12 +18,17 @@ use utoipa::{
         blobs::download, blobs::upload,
         ops::list_queues, ops::list_dead, ops::retry_dead, ops::retry_all_dead, ops::purge_dead, ops::purge_all_dead,
         orders::post_event, sellers::balance, sellers::ledger,
+        payouts::seller_payouts, payouts::request_payout, payouts::get_destination, payouts::put_destination,
+        payouts::ops_payouts, payouts::list_runs, payouts::start_run, payouts::get_run,
+        payouts::list_batches, payouts::get_batch, payouts::confirm_batch,
+        payouts::start_reconciliation, payouts::get_reconciliation, stripe::stripe_webhook,
     ),
     modifiers(&BearerAuth),
     tags(
         (name = "jobs", description = "Enqueue jobs and read their status"),
         (name = "orders", description = "Order events from the marketplace backend, posted to the seller ledger"),
         (name = "sellers", description = "Seller balances and ledger"),
+        (name = "payouts", description = "Seller payouts, payout runs, SEPA batches, Stripe webhooks and reconciliation"),
         (name = "ops", description = "Queues, dead jobs and metrics, for operators"),
         (name = "media", description = "Direct uploads of photos, processed into variants"),
         (name = "blobs", description = "Signed upload and download URLs of the local blob store"),

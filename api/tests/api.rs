@@ -650,6 +650,20 @@ async fn metrics_and_openapi() {
         ("post", "/v1/orders/events"),
         ("get", "/v1/sellers/{id}/balance"),
         ("get", "/v1/sellers/{id}/ledger"),
+        ("get", "/v1/sellers/{id}/payouts"),
+        ("post", "/v1/sellers/{id}/payouts"),
+        ("get", "/v1/sellers/{id}/payout-destination"),
+        ("put", "/v1/sellers/{id}/payout-destination"),
+        ("get", "/v1/ops/payouts"),
+        ("get", "/v1/ops/payouts/runs"),
+        ("post", "/v1/ops/payouts/runs"),
+        ("get", "/v1/ops/payouts/runs/{id}"),
+        ("get", "/v1/ops/payouts/sepa-batches"),
+        ("get", "/v1/ops/payouts/sepa-batches/{id}"),
+        ("post", "/v1/ops/payouts/sepa-batches/{id}/confirm"),
+        ("post", "/v1/ops/payouts/reconciliations"),
+        ("get", "/v1/ops/payouts/reconciliations/{id}"),
+        ("post", "/v1/webhooks/stripe"),
     ];
     for (method, path) in served {
         assert!(

@@ -4,6 +4,7 @@
 
 pub mod effect;
 pub mod s3;
+pub mod stripe;
 
 use fleet_shared::{Db, Queues, blob::Blobs};
 use std::{future::Future, time::Duration};

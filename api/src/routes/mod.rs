@@ -7,7 +7,9 @@ pub mod media;
 pub mod metrics;
 pub mod ops;
 pub mod orders;
+pub mod payouts;
 pub mod sellers;
+pub mod stripe;
 
 use crate::state::AppState;
 use axum::Router;
@@ -19,6 +21,7 @@ pub fn v1() -> Router<AppState> {
         .merge(media::router())
         .merge(ops::router())
         .merge(orders::router())
+        .merge(payouts::router())
         .merge(sellers::router())
 }
 
@@ -28,6 +31,7 @@ pub fn public() -> Router<AppState> {
         .merge(health::router())
         .merge(blobs::router())
         .merge(metrics::router())
+        .merge(stripe::router())
 }
 
 /// Renders a millisecond timestamp as RFC 3339.

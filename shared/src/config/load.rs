@@ -224,6 +224,26 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             ));
         }
     }
+    config
+        .payout
+        .cron()
+        .map_err(|e| ConfigError::invalid("payout.schedule", e))?;
+    for (setting, value, check) in [
+        (
+            "payout.sepa_debtor_iban",
+            &config.payout.sepa_debtor_iban,
+            crate::payout::bank::check_iban as fn(&str) -> Result<String, String>,
+        ),
+        (
+            "payout.sepa_debtor_bic",
+            &config.payout.sepa_debtor_bic,
+            crate::payout::bank::check_bic,
+        ),
+    ] {
+        if let Some(value) = value {
+            check(value).map_err(|e| ConfigError::invalid(setting, e))?;
+        }
+    }
     if config.payout.fee_percent_bps > 10_000 {
         return Err(ConfigError::invalid(
             "payout.fee_percent_bps",

@@ -16,7 +16,7 @@ mod payout;
 pub use kinds::{KindSettings, KindsSettings};
 pub use load::ConfigError;
 pub use media::MediaSettings;
-pub use payout::PayoutSettings;
+pub use payout::{PayoutProvider, PayoutSettings};
 
 use serde::{Deserialize, Serialize};
 use std::{net::SocketAddr, path::PathBuf};
@@ -205,6 +205,8 @@ impl Config {
         mask(&mut shown.secret_key);
         mask(&mut shown.s3_secret_access_key);
         mask(&mut shown.jwt.hs256_secret);
+        mask(&mut shown.payout.stripe_secret_key);
+        mask(&mut shown.payout.stripe_webhook_secret);
         shown.database_url = Some(mask_url_password(&self.database_url()));
         shown.redis_url = self.redis_url.as_deref().map(mask_url_password);
         shown.blob_url = Some(mask_url_password(&self.blob_url()));

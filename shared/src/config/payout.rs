@@ -1,4 +1,5 @@
-//! Settings of the ledger and payouts: fees, hold period, minimum payout per currency.
+//! Settings of the ledger and payouts: fees, hold period, minimum payout per
+//! currency, the payout schedule and provider (SEPA files or Stripe Connect).
 
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
@@ -16,6 +17,42 @@ pub struct PayoutSettings {
     /// Smallest payout per currency, in minor units (`EUR = 1000`).
     #[serde(deserialize_with = "currency_map")]
     pub minimum_payout: BTreeMap<String, i64>,
+    /// Who pays sellers out: `sepa` (credit-transfer files for the bank) or `stripe` (Connect transfers).
+    pub provider: PayoutProvider,
+    /// When payout runs start: a cron expression with seconds, in UTC (`0 0 6 * * *`: daily 06:00); empty: never.
+    pub schedule: String,
+    /// The platform's name as debtor in SEPA files.
+    pub sepa_debtor_name: String,
+    /// The platform's IBAN SEPA payouts are paid from.
+    pub sepa_debtor_iban: Option<String>,
+    /// The BIC of the platform's bank.
+    pub sepa_debtor_bic: Option<String>,
+    /// Base URL of the Stripe API.
+    pub stripe_api_base: String,
+    /// Stripe secret key (`sk_…`), sent as the bearer credential.
+    pub stripe_secret_key: Option<String>,
+    /// Secret of the Stripe webhook endpoint (`whsec_…`) that signs events.
+    pub stripe_webhook_secret: Option<String>,
+}
+
+/// A payout provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PayoutProvider {
+    /// pain.001.001.03 credit-transfer batches in the blob store, confirmed by the finance team.
+    Sepa,
+    /// Stripe Connect transfers to the sellers' connected accounts.
+    Stripe,
+}
+
+impl PayoutProvider {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayoutProvider::Sepa => "sepa",
+            PayoutProvider::Stripe => "stripe",
+        }
+    }
 }
 
 impl Default for PayoutSettings {
@@ -28,6 +65,14 @@ impl Default for PayoutSettings {
                 .into_iter()
                 .map(|(c, n)| (c.to_owned(), n))
                 .collect(),
+            provider: PayoutProvider::Sepa,
+            schedule: "0 0 6 * * *".to_owned(),
+            sepa_debtor_name: "Fleet Marketplace".to_owned(),
+            sepa_debtor_iban: None,
+            sepa_debtor_bic: None,
+            stripe_api_base: "https://api.stripe.com".to_owned(),
+            stripe_secret_key: None,
+            stripe_webhook_secret: None,
         }
     }
 }
@@ -36,6 +81,17 @@ impl PayoutSettings {
     /// The hold period in milliseconds.
     pub fn hold_ms(&self) -> i64 {
         i64::from(self.hold_days) * 24 * 3_600 * 1_000
+    }
+
+    /// The payout schedule, None when `schedule` is empty.
+    pub fn cron(&self) -> Result<Option<cron::Schedule>, String> {
+        let text = self.schedule.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        text.parse::<cron::Schedule>().map(Some).map_err(|e| {
+            format!("`{text}` is not a cron expression (sec min hour day month weekday): {e}")
+        })
     }
 }
 

@@ -10,8 +10,8 @@
 
 use super::{Db, DbError};
 use crate::ledger::{
-    Account, Bucket, Currency, EventType, LedgerError, OrderEvent, OrderState, Posting, Rules,
-    Transfer, events,
+    Account, Bucket, Currency, EventType, Guard, LedgerError, OrderEvent, OrderState, Posting,
+    Rules, Transfer, events,
 };
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Row};
@@ -370,6 +370,21 @@ impl Db {
         order_id: Option<&str>,
         now: i64,
     ) -> Result<bool, LedgerError> {
+        self.post_transfer_guarded(transfer, order_id, &[], now)
+            .await
+    }
+
+    /// [`Db::post_transfer`] refused unless every guard holds, checked under
+    /// the same locks after the replay check (a transfer already posted is
+    /// `Ok(false)` whatever the guards say now). Guarded accounts must be
+    /// accounts of the transfer, so the locks cover them.
+    pub async fn post_transfer_guarded(
+        &self,
+        transfer: &Transfer,
+        order_id: Option<&str>,
+        guards: &[Guard],
+        now: i64,
+    ) -> Result<bool, LedgerError> {
         let mut accounts: Vec<Account> = transfer
             .postings()
             .iter()
@@ -412,6 +427,47 @@ impl Db {
             if exists.is_some() {
                 tx.rollback().await?;
                 return Ok(false);
+            }
+            for guard in guards {
+                let refusal = match guard {
+                    Guard::AtLeast { account, amount } => {
+                        let sum: i64 = sqlx::query_scalar(
+                            "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM ledger_postings WHERE account_id = $1",
+                        )
+                        .bind(account.id())
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        let balance = sum * account.bucket.normal_sign();
+                        (balance < *amount).then(|| LedgerError::Insufficient {
+                            transfer_id: transfer.id.clone(),
+                            account: account.id(),
+                            balance,
+                            needed: *amount,
+                        })
+                    }
+                    Guard::Absent(id) | Guard::Present(id) => {
+                        let found: Option<String> =
+                            sqlx::query_scalar("SELECT id FROM ledger_transfers WHERE id = $1")
+                                .bind(id)
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                        match (guard, found) {
+                            (Guard::Absent(_), Some(_)) => Some(LedgerError::Excluded {
+                                transfer_id: transfer.id.clone(),
+                                reason: format!("{id} was already posted"),
+                            }),
+                            (Guard::Present(_), None) => Some(LedgerError::Excluded {
+                                transfer_id: transfer.id.clone(),
+                                reason: format!("{id} was never posted"),
+                            }),
+                            _ => None,
+                        }
+                    }
+                };
+                if let Some(err) = refusal {
+                    tx.rollback().await?;
+                    return Err(err);
+                }
             }
             write_transfer!(tx, transfer, order_id, None::<String>, seller_id.as_deref(), now);
             tx.commit().await?;

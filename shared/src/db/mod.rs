@@ -6,6 +6,7 @@ pub mod jobs;
 pub mod ledger;
 pub mod media;
 mod migrate;
+pub mod payouts;
 
 pub use migrate::SchemaState;
 

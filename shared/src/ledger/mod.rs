@@ -19,7 +19,7 @@ pub mod transfer;
 pub use accounts::{Account, Bucket, Currency, InvalidCurrency};
 pub use events::{EventType, OrderEvent, OrderState, Rejection, Rules};
 pub use fees::FeePolicy;
-pub use transfer::{Posting, Transfer, TransferError};
+pub use transfer::{Guard, Posting, Transfer, TransferError};
 
 use crate::{
     Config, DbError, QueueError, Queues,
@@ -57,6 +57,26 @@ pub enum LedgerError {
     Contended {
         /// The order.
         order_id: String,
+    },
+    /// A guarded transfer would take an account below what it must hold.
+    #[error("{account} holds {balance}, less than the {needed} transfer {transfer_id} needs")]
+    Insufficient {
+        /// The transfer refused.
+        transfer_id: String,
+        /// The account.
+        account: String,
+        /// Its balance.
+        balance: i64,
+        /// What it had to hold.
+        needed: i64,
+    },
+    /// A guarded transfer excluded by one already posted, or missing its cause.
+    #[error("transfer {transfer_id} refused: {reason}")]
+    Excluded {
+        /// The transfer refused.
+        transfer_id: String,
+        /// `<id> was already posted` or `<id> was never posted`.
+        reason: String,
     },
     /// The database failed.
     #[error(transparent)]

@@ -24,6 +24,22 @@ pub struct Transfer {
     postings: Vec<Posting>,
 }
 
+/// A condition checked under the transfer's account locks before it is posted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Guard {
+    /// The account must hold at least `amount` (minor units) before the transfer.
+    AtLeast {
+        /// The account.
+        account: Account,
+        /// The least balance it must hold.
+        amount: i64,
+    },
+    /// No transfer with this id may exist (two outcomes that exclude each other).
+    Absent(String),
+    /// A transfer with this id must exist (an outcome needs its cause).
+    Present(String),
+}
+
 /// Why postings do not make a transfer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransferError {
