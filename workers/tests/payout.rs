@@ -1,5 +1,6 @@
 //! The payout worker and the ledger on both backends: the release job run by
-//! the real runtime, and a property test over random order-event sequences.
+//! the real runtime, and a property test over random sequences of order
+//! events, payouts, provider confirmations and failures, and replays.
 
 use fleet_jobs::{JobStatus, WorkerKind, queues};
 use fleet_shared::{
@@ -7,6 +8,13 @@ use fleet_shared::{
     config::QueueSettings,
     db::{jobs::NewJob, now_ms},
     ledger::{Bucket, Currency, EventType, FeePolicy, Ledger, LedgerError, OrderEvent, Rules},
+};
+use fleet_shared::{
+    db::payouts::{PayoutRecord, PayoutStatus},
+    payout::{
+        PayoutError, Payouts, opening_transfer_id, paid_transfer_id, payout_id,
+        returned_transfer_id, reversed_transfer_id,
+    },
 };
 use fleet_testkit::{Backend, RedisServer, TestDb, wait_for};
 use fleet_workers::{Services, runtime::WorkerPool};
@@ -142,6 +150,16 @@ enum Op {
     Release { order: usize },
     /// Post again the `n`-th accepted event (modulo their count).
     Replay { n: usize },
+    /// Pay out seller `seller`'s available balance in the currency of order `order`
+    /// (plus one when `more`: an amount the balance does not cover).
+    Payout {
+        seller: usize,
+        gbp: bool,
+        more: bool,
+    },
+    /// The provider confirms the `n`-th payout (modulo their count) paid, or failed;
+    /// called twice when `twice` (a replayed confirmation or webhook).
+    Settle { n: usize, paid: bool, twice: bool },
 }
 
 /// How an event's amount relates to its order's.
@@ -187,6 +205,10 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         6 => (0usize..3, 0usize..8, amount).prop_map(|(order, kind, amount)| Op::Event { order, kind, amount }),
         2 => (0usize..3).prop_map(|order| Op::Release { order }),
         2 => any::<usize>().prop_map(|n| Op::Replay { n }),
+        2 => (0usize..2, any::<bool>(), proptest::bool::weighted(0.2))
+            .prop_map(|(seller, gbp, more)| Op::Payout { seller, gbp, more }),
+        2 => (any::<usize>(), any::<bool>(), any::<bool>())
+            .prop_map(|(n, paid, twice)| Op::Settle { n, paid, twice }),
     ]
 }
 
@@ -220,6 +242,8 @@ async fn check_scenario(db: &Db, case: usize, orders: &[Order], ops: &[Op]) {
         },
     };
     let mut accepted: Vec<OrderEvent> = Vec::new();
+    let payouts = Payouts::new(db.clone());
+    let mut made: Vec<String> = Vec::new();
     let mut steps: Vec<Op> = (0..orders.len())
         .map(|order| Op::Event {
             order,
@@ -281,6 +305,97 @@ async fn check_scenario(db: &Db, case: usize, orders: &[Order], ops: &[Op]) {
                     Err(other) => panic!("{other}"),
                 }
             }
+            Op::Payout { seller, gbp, more } => {
+                let seller = &sellers[*seller];
+                let currency = if *gbp { "GBP" } else { "EUR" };
+                let available = db
+                    .seller_balances(seller)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .find(|b| b.currency == currency && b.bucket == Bucket::Available)
+                    .map_or(0, |b| b.balance);
+                let amount = (available + i64::from(*more)).max(1);
+                let run_id = format!("c{case}-run{i}");
+                db.create_payout_run(&run_id, "manual", Some(seller), "stripe", now_ms())
+                    .await
+                    .unwrap();
+                let id = payout_id(&run_id, seller, currency);
+                db.insert_payout(&PayoutRecord {
+                    id: id.clone(),
+                    run_id,
+                    seller_id: seller.clone(),
+                    currency: currency.to_owned(),
+                    amount,
+                    provider: "stripe".to_owned(),
+                    status: PayoutStatus::Created,
+                    provider_ref: None,
+                    batch_id: None,
+                    failure: None,
+                    created_at: now_ms(),
+                    updated_at: now_ms(),
+                })
+                .await
+                .unwrap();
+                let opened = payouts.open(&id).await.unwrap();
+                if amount > available {
+                    assert_eq!(
+                        opened.status,
+                        PayoutStatus::Rejected,
+                        "{available} < {amount}"
+                    );
+                    assert_eq!(
+                        db.account_balances().await.unwrap(),
+                        before,
+                        "a rejected payout moves nothing"
+                    );
+                } else {
+                    assert_eq!(opened.status, PayoutStatus::InTransit);
+                }
+                // Opening again (a retried run) changes nothing.
+                let during = db.account_balances().await.unwrap();
+                payouts.open(&id).await.unwrap();
+                assert_eq!(db.account_balances().await.unwrap(), during);
+                made.push(id);
+            }
+            Op::Settle { n, paid, twice } => {
+                if made.is_empty() {
+                    continue;
+                }
+                let id = &made[n % made.len()];
+                for round in 0..(1 + usize::from(*twice)) {
+                    let at = db.account_balances().await.unwrap();
+                    let status = db.payout(id).await.unwrap().unwrap().status;
+                    let result = if *paid {
+                        payouts.paid(id, Some("tr_x")).await.map(|_| ())
+                    } else {
+                        payouts.failed(id, "provider said no").await.map(|_| ())
+                    };
+                    match result {
+                        Ok(()) => {}
+                        Err(PayoutError::WrongStatus { .. }) => {
+                            assert_eq!(db.account_balances().await.unwrap(), at)
+                        }
+                        Err(PayoutError::Ledger(LedgerError::Excluded { .. })) => {
+                            assert!(*paid, "only paid is refused after a return");
+                            assert_eq!(db.account_balances().await.unwrap(), at);
+                        }
+                        Err(other) => panic!("{other}"),
+                    }
+                    let target = if *paid {
+                        PayoutStatus::Paid
+                    } else {
+                        PayoutStatus::Failed
+                    };
+                    if round == 1 || status == target {
+                        assert_eq!(
+                            db.account_balances().await.unwrap(),
+                            at,
+                            "a replayed settlement is a no-op"
+                        );
+                    }
+                }
+            }
             Op::Replay { n } => {
                 if accepted.is_empty() {
                     continue;
@@ -312,7 +427,36 @@ async fn check_scenario(db: &Db, case: usize, orders: &[Order], ops: &[Op]) {
                 assert!(b.balance >= 0, "{b:?} after {op:?}");
             }
         }
-        // The seller's pending + available is what their orders still hold.
+        // Every payout's status matches the transfers the ledger holds for it:
+        // paid and returned exclude each other, each posted at most once.
+        let ids = db.payout_transfer_ids().await.unwrap();
+        for id in &made {
+            let p = db.payout(id).await.unwrap().unwrap();
+            let has = |t: String| ids.contains(&t);
+            let (open, paid, returned, reversed) = (
+                has(opening_transfer_id(id)),
+                has(paid_transfer_id(id)),
+                has(returned_transfer_id(id)),
+                has(reversed_transfer_id(id)),
+            );
+            let ok = match p.status {
+                PayoutStatus::Rejected | PayoutStatus::Created => {
+                    !open && !paid && !returned && !reversed
+                }
+                PayoutStatus::InTransit | PayoutStatus::Submitted => {
+                    open && !paid && !returned && !reversed
+                }
+                PayoutStatus::Paid => open && paid && !returned && !reversed,
+                PayoutStatus::Failed => {
+                    open && !(paid && returned) && (returned || (paid && reversed))
+                }
+            };
+            assert!(
+                ok,
+                "{p:?}: open {open} paid {paid} returned {returned} reversed {reversed}"
+            );
+        }
+        // What the orders still hold is in the seller's pending, available, in transit and paid out.
         let mut expected: BTreeMap<(String, String), i64> = BTreeMap::new();
         for n in 0..orders.len() {
             if let Some(s) = db.order_state(&format!("c{case}-o{n}")).await.unwrap() {
@@ -324,7 +468,7 @@ async fn check_scenario(db: &Db, case: usize, orders: &[Order], ops: &[Op]) {
         for seller in &sellers {
             for b in db.seller_balances(seller).await.unwrap() {
                 let key = (seller.clone(), b.currency.clone());
-                if matches!(b.bucket, Bucket::Pending | Bucket::Available) {
+                if Bucket::SELLER.contains(&b.bucket) {
                     *expected.entry(key).or_default() -= b.balance;
                 }
             }
