@@ -392,6 +392,41 @@ mod tests {
         );
         let err = load(None, vars(&[("FLEET_PAYOUT__MINIMUM_PAYOUT__EURO", "1")])).unwrap_err();
         assert!(err.to_string().contains("payout.minimum_payout"), "{err}");
+        let config = load(
+            None,
+            vars(&[
+                ("FLEET_PAYOUT__PROVIDER", "stripe"),
+                ("FLEET_PAYOUT__SCHEDULE", "0 30 5 * * Mon-Fri"),
+                ("FLEET_PAYOUT__STRIPE_SECRET_KEY", "sk_test_abc"),
+                (
+                    "FLEET_PAYOUT__SEPA_DEBTOR_IBAN",
+                    "DE89 3704 0044 0532 0130 00",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.payout.provider,
+            crate::config::PayoutProvider::Stripe
+        );
+        assert!(!config.to_masked_toml().contains("sk_test_abc"));
+        for (name, value, setting) in [
+            ("FLEET_PAYOUT__SCHEDULE", "daily", "payout.schedule"),
+            ("FLEET_PAYOUT__PROVIDER", "paypal", "payout.provider"),
+            (
+                "FLEET_PAYOUT__SEPA_DEBTOR_IBAN",
+                "DE00370400440532013000",
+                "payout.sepa_debtor_iban",
+            ),
+            (
+                "FLEET_PAYOUT__SEPA_DEBTOR_BIC",
+                "BANK",
+                "payout.sepa_debtor_bic",
+            ),
+        ] {
+            let err = load(None, vars(&[(name, value)])).unwrap_err();
+            assert!(err.to_string().contains(setting), "{err}");
+        }
     }
 
     #[test]
