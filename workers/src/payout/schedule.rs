@@ -6,6 +6,7 @@
 
 use super::PayoutServices;
 use chrono::{DateTime, Utc};
+use fleet_shared::config::PayoutProvider;
 
 /// The run id of the scheduled period starting at `at`.
 pub fn period_run_id(at: DateTime<Utc>) -> String {
@@ -30,7 +31,8 @@ pub async fn start_run(
     .map_err(|e| e.to_string())
 }
 
-/// Starts the schedule's loop on the current runtime; does nothing when no schedule is set.
+/// Starts the schedule's loop on the current runtime; does nothing when no schedule is
+/// set, or when SEPA is the provider and the platform's debtor account is not configured.
 pub fn spawn(services: PayoutServices) {
     let schedule = match services.config.payout.cron() {
         Ok(Some(schedule)) => schedule,
@@ -40,6 +42,15 @@ pub fn spawn(services: PayoutServices) {
             return;
         }
     };
+    let payout = &services.config.payout;
+    if payout.provider == PayoutProvider::Sepa && payout.sepa_debtor_iban.is_none() {
+        // A fresh install has no bank account to pay from: scheduled runs would only fail.
+        tracing::warn!(
+            "payout schedule off: SEPA payouts need the platform's account; \
+             set FLEET_PAYOUT__SEPA_DEBTOR_IBAN and FLEET_PAYOUT__SEPA_DEBTOR_BIC"
+        );
+        return;
+    }
     tokio::spawn(async move {
         loop {
             let Some(next) = schedule.upcoming(Utc).next() else {
