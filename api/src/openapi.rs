@@ -1,6 +1,6 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
-use crate::routes::{blobs, health, jobs, media, metrics, ops, orders, sellers};
+use crate::routes::{blobs, health, jobs, media, metrics, ops, orders, sellers, taxonomy};
 use axum::Json;
 use utoipa::{
     Modify, OpenApi,
@@ -18,12 +18,14 @@ use utoipa::{
         blobs::download, blobs::upload,
         ops::list_queues, ops::list_dead, ops::retry_dead, ops::retry_all_dead, ops::purge_dead, ops::purge_all_dead,
         orders::post_event, sellers::balance, sellers::ledger,
+        taxonomy::list_categories,
     ),
     modifiers(&BearerAuth),
     tags(
         (name = "jobs", description = "Enqueue jobs and read their status"),
         (name = "orders", description = "Order events from the marketplace backend, posted to the seller ledger"),
         (name = "sellers", description = "Seller balances and ledger"),
+        (name = "taxonomy", description = "The product taxonomy (Shopify Standard Product Taxonomy), for category pickers"),
         (name = "ops", description = "Queues, dead jobs and metrics, for operators"),
         (name = "media", description = "Direct uploads of photos, processed into variants"),
         (name = "blobs", description = "Signed upload and download URLs of the local blob store"),

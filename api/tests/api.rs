@@ -650,6 +650,7 @@ async fn metrics_and_openapi() {
         ("post", "/v1/orders/events"),
         ("get", "/v1/sellers/{id}/balance"),
         ("get", "/v1/sellers/{id}/ledger"),
+        ("get", "/v1/taxonomy/categories"),
     ];
     for (method, path) in served {
         assert!(

@@ -10,6 +10,7 @@ pub mod ledger;
 pub mod queue;
 pub mod secret;
 pub mod signal;
+pub mod taxonomy;
 pub mod telemetry;
 
 pub use config::Config;

@@ -3,6 +3,7 @@
 //! names, and polling helpers. Real services only; nothing is mocked.
 
 pub mod effect;
+pub mod openai;
 pub mod s3;
 
 use fleet_shared::{Db, Queues, blob::Blobs};

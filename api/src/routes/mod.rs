@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod ops;
 pub mod orders;
 pub mod sellers;
+pub mod taxonomy;
 
 use crate::state::AppState;
 use axum::Router;
@@ -20,6 +21,7 @@ pub fn v1() -> Router<AppState> {
         .merge(ops::router())
         .merge(orders::router())
         .merge(sellers::router())
+        .merge(taxonomy::router())
 }
 
 /// Routes that need no bearer credential: health, metrics, and signed blob URLs.
