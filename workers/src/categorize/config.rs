@@ -51,6 +51,10 @@ pub fn candidates(config: &Config) -> Vec<PathBuf> {
             roots.extend(versions.into_iter().rev());
         }
     }
+    // Where scripts/dev and scripts/test install the package (`pip install --target`).
+    if let Some(home) = std::env::var_os("HOME").map(PathBuf::from) {
+        out.push(home.join(".local/share/fleet/pypi").join(PACKAGE_DIR));
+    }
     let mut libs = Vec::new();
     for root in &roots {
         python_lib_dirs(root, &mut libs);

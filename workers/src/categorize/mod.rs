@@ -12,6 +12,7 @@ pub mod job;
 pub mod lexical;
 pub mod listing;
 pub mod openai;
+pub mod qualifiers;
 pub mod suggestion;
 pub mod synonyms;
 pub mod text;

@@ -81,11 +81,15 @@ impl CategoryVectors {
         }
         tracing::info!(categories = taxonomy.categories.len(), cache = %path.display(), "embedding the taxonomy once");
         let started = std::time::Instant::now();
-        let mut data = Vec::with_capacity(expected);
         let texts: Vec<String> = taxonomy.categories.iter().map(category_text).collect();
-        for chunk in texts.chunks(BATCH) {
-            for row in encoder.embed(chunk)? {
-                data.extend(row);
+        // Similar lengths together: far less padding than taxonomy order.
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| texts[i].len());
+        let mut data = vec![0f32; expected];
+        for chunk in order.chunks(BATCH) {
+            let batch: Vec<String> = chunk.iter().map(|&i| texts[i].clone()).collect();
+            for (&i, row) in chunk.iter().zip(encoder.embed_categories(&batch)?) {
+                data[i * dims..(i + 1) * dims].copy_from_slice(&row);
             }
         }
         let io = |source| CategorizeError::Cache {

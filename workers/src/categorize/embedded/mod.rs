@@ -30,6 +30,10 @@ const TEMPERATURE: f32 = 0.05;
 /// is usually the item itself, even when its description mentions its charger.
 const ACCESSORY_PENALTY: f32 = 0.12;
 
+/// Subtracted from a specialised branch (maternity, children's, wedding, a sport…)
+/// the listing's text does not mention.
+const QUALIFIER_PENALTY: f32 = 0.08;
+
 /// Subtracted per level below the third: a more specific guess is a riskier one.
 const DEPTH_PENALTY: f32 = 0.01;
 
@@ -73,12 +77,14 @@ pub struct Scored {
 }
 
 /// What is known of a category before reading the listing.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Prior {
     /// A part or accessory of something.
     accessory: bool,
     /// Score subtracted for its depth.
     depth: f32,
+    /// Specialisations its path names (see [`super::qualifiers`]).
+    qualifiers: Vec<u8>,
 }
 
 /// The loaded embedded classifier: model, category vectors, lexical index. Load once per process.
@@ -137,6 +143,7 @@ impl EmbeddedClassifier {
                         .split(" > ")
                         .any(|name| name.contains("Accessories") || name.contains("Parts")),
                     depth: DEPTH_PENALTY * c.depth.saturating_sub(3) as f32,
+                    qualifiers: super::qualifiers::qualifiers_of(&c.full_path),
                 })
                 .collect(),
             batch_size: settings.batch_size,
@@ -207,10 +214,19 @@ impl EmbeddedClassifier {
                 let wants_part = title_terms
                     .iter()
                     .any(|t| ACCESSORY_WORDS.contains(&t.as_str()));
+                let mut all_terms = title_terms;
+                all_terms.extend(super::text::terms(&synonyms::translate(&item.description)));
                 for (s, prior) in row.iter_mut().zip(&self.priors) {
                     *s -= prior.depth;
                     if prior.accessory && !wants_part {
                         *s -= ACCESSORY_PENALTY;
+                    }
+                    if prior
+                        .qualifiers
+                        .iter()
+                        .any(|&q| !super::qualifiers::justified(q, &all_terms))
+                    {
+                        *s -= QUALIFIER_PENALTY;
                     }
                 }
                 out[i] = top_k(&row, k);

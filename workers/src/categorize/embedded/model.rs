@@ -11,10 +11,14 @@ use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 /// Files the model directory must hold.
 pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
 
+/// Tokens of a category text read (category paths are short; none is cut).
+const CATEGORY_TOKENS: usize = 64;
+
 /// A loaded sentence encoder. Load it once per process and share it.
 pub struct Encoder {
     model: BertModel,
     tokenizer: Tokenizer,
+    category_tokenizer: Tokenizer,
     device: Device,
     dims: usize,
     /// Where the files came from.
@@ -51,16 +55,21 @@ impl Encoder {
             .map_err(|e| model_err(dir, format!("config.json: {e}")))?;
         let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
             .map_err(|e| model_err(dir, format!("tokenizer.json: {e}")))?;
-        tokenizer
-            .with_truncation(Some(TruncationParams {
-                max_length: max_tokens,
-                ..TruncationParams::default()
-            }))
-            .map_err(|e| model_err(dir, format!("tokenizer truncation: {e}")))?;
         tokenizer.with_padding(Some(PaddingParams {
             strategy: PaddingStrategy::BatchLongest,
             ..PaddingParams::default()
         }));
+        let mut category_tokenizer = tokenizer.clone();
+        for (t, max_length) in [
+            (&mut tokenizer, max_tokens),
+            (&mut category_tokenizer, CATEGORY_TOKENS),
+        ] {
+            t.with_truncation(Some(TruncationParams {
+                max_length,
+                ..TruncationParams::default()
+            }))
+            .map_err(|e| model_err(dir, format!("tokenizer truncation: {e}")))?;
+        }
         let device = Device::Cpu;
         // SAFETY-free path: the weights are read into memory (no mmap of a file that could change).
         let weights = std::fs::read(dir.join("model.safetensors"))
@@ -72,6 +81,7 @@ impl Encoder {
         Ok(Encoder {
             model,
             tokenizer,
+            category_tokenizer,
             device,
             dims: config.hidden_size,
             dir: dir.to_owned(),
@@ -83,15 +93,28 @@ impl Encoder {
         self.dims
     }
 
-    /// Unit-length embeddings of `texts`, one row of [`Encoder::dims`] floats each, in order.
+    /// Unit-length embeddings of listing `texts` (truncated to the configured tokens),
+    /// one row of [`Encoder::dims`] floats each, in order.
     pub fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, CategorizeError> {
+        self.embed_with(&self.tokenizer, texts)
+    }
+
+    /// Like [`Encoder::embed`] for category texts, which are never cut short.
+    pub fn embed_categories(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, CategorizeError> {
+        self.embed_with(&self.category_tokenizer, texts)
+    }
+
+    fn embed_with(
+        &self,
+        tokenizer: &Tokenizer,
+        texts: &[String],
+    ) -> Result<Vec<Vec<f32>>, CategorizeError> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
         let inference = |e: &dyn std::fmt::Display| CategorizeError::Inference(e.to_string());
         let inputs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let encodings = self
-            .tokenizer
+        let encodings = tokenizer
             .encode_batch(inputs, true)
             .map_err(|e| inference(&e))?;
         let len = encodings.first().map_or(0, |e| e.get_ids().len());
