@@ -477,9 +477,19 @@ pub fn english(folded_word: &str) -> Option<&'static str> {
         }
         map
     });
-    map.get(folded_word)
-        .map(String::as_str)
-        .filter(|s| !s.is_empty())
+    if let Some(found) = map.get(folded_word) {
+        return Some(found.as_str()).filter(|s| !s.is_empty());
+    }
+    // German and Dutch compounds end with the product word: "Winterstiefel" is boots,
+    // "Lederjacke" a jacket. The longest known ending of 4+ letters, after 3+ letters, wins.
+    if folded_word.len() < 7 || !folded_word.is_ascii() {
+        return None;
+    }
+    (3..=folded_word.len() - 4).find_map(|start| {
+        map.get(&folded_word[start..])
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
+    })
 }
 
 /// `text` with every known word replaced by its English taxonomy words (others kept),
@@ -525,5 +535,8 @@ mod tests {
         assert_eq!(english("dr"), None);
         assert_eq!(expand("Robe d'été en coton"), "dress cotton");
         assert_eq!(translate("Robe d'été en coton"), "dress d ete en cotton");
+        assert_eq!(english("winterstiefel"), Some("boots"));
+        assert_eq!(english("lederjacke"), Some("jacket"));
+        assert_eq!(english("spring"), None);
     }
 }

@@ -42,15 +42,17 @@ pub fn fold(s: &str) -> String {
     out
 }
 
-/// Words of a folded text: runs of letters and digits; `'s` and apostrophes dropped.
+/// Words of a folded text: runs of letters and digits; a final `'s` dropped, other apostrophes split.
 pub fn words(folded: &str) -> Vec<String> {
     let mut out = Vec::new();
     for raw in folded.split(|c: char| !(c.is_alphanumeric() || c == '\'')) {
         let w = raw.trim_matches('\'');
         let w = w.strip_suffix("'s").unwrap_or(w);
-        let w: String = w.chars().filter(|c| *c != '\'').collect();
-        if !w.is_empty() {
-            out.push(w);
+        // Elisions (`d'ete`, `l'oreal`) are two words.
+        for part in w.split('\'') {
+            if !part.is_empty() {
+                out.push(part.to_owned());
+            }
         }
     }
     out
