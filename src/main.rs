@@ -43,6 +43,9 @@ enum Command {
     Keys(commands::keys::KeysCommand),
     /// Print the effective configuration with secrets masked.
     Config,
+    /// Measure a worker on labelled data (`fleet eval categorize FILE.jsonl`).
+    #[command(subcommand)]
+    Eval(commands::eval::EvalCommand),
 }
 
 #[tokio::main]
@@ -56,6 +59,7 @@ async fn main() -> std::process::ExitCode {
         Command::Queues(args) => commands::queues::run(cli.config.as_deref(), args).await,
         Command::Keys(cmd) => commands::keys::run(cli.config.as_deref(), cmd).await,
         Command::Config => commands::config::run(cli.config.as_deref()),
+        Command::Eval(cmd) => commands::eval::run(cli.config.as_deref(), cmd).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

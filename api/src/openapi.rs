@@ -1,6 +1,6 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
-use crate::routes::{blobs, health, jobs, media, metrics, ops, orders, payouts, sellers, stripe};
+use crate::routes::{blobs, health, jobs, media, metrics, ops, orders, payouts, sellers, stripe, taxonomy};
 use axum::Json;
 use utoipa::{
     Modify, OpenApi,
@@ -22,6 +22,7 @@ use utoipa::{
         payouts::ops_payouts, payouts::list_runs, payouts::start_run, payouts::get_run,
         payouts::list_batches, payouts::get_batch, payouts::confirm_batch,
         payouts::start_reconciliation, payouts::get_reconciliation, stripe::stripe_webhook,
+        taxonomy::list_categories,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -29,6 +30,7 @@ use utoipa::{
         (name = "orders", description = "Order events from the marketplace backend, posted to the seller ledger"),
         (name = "sellers", description = "Seller balances and ledger"),
         (name = "payouts", description = "Seller payouts, payout runs, SEPA batches, Stripe webhooks and reconciliation"),
+        (name = "taxonomy", description = "The product taxonomy (Shopify Standard Product Taxonomy), for category pickers"),
         (name = "ops", description = "Queues, dead jobs and metrics, for operators"),
         (name = "media", description = "Direct uploads of photos, processed into variants"),
         (name = "blobs", description = "Signed upload and download URLs of the local blob store"),

@@ -664,6 +664,7 @@ async fn metrics_and_openapi() {
         ("post", "/v1/ops/payouts/reconciliations"),
         ("get", "/v1/ops/payouts/reconciliations/{id}"),
         ("post", "/v1/webhooks/stripe"),
+        ("get", "/v1/taxonomy/categories"),
     ];
     for (method, path) in served {
         assert!(

@@ -18,6 +18,7 @@
 //! }
 //! ```
 
+pub mod categorize;
 pub mod kind;
 pub mod media;
 pub mod payout;

@@ -12,6 +12,7 @@ pub mod queue;
 pub mod seal;
 pub mod secret;
 pub mod signal;
+pub mod taxonomy;
 pub mod telemetry;
 
 pub use config::Config;

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod config;
 pub mod dev;
+pub mod eval;
 pub mod keys;
 pub mod migrate;
 pub mod queues;

@@ -3,6 +3,7 @@
 //! names, and polling helpers. Real services only; nothing is mocked.
 
 pub mod effect;
+pub mod openai;
 pub mod s3;
 pub mod stripe;
 

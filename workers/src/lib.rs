@@ -1,6 +1,7 @@
 //! Fleet's workers: the job runtime and one module per worker kind. Each kind
 //! registers handlers for its queues; `fleet worker KIND` runs them.
 
+pub mod categorize;
 pub mod media;
 pub mod payout;
 pub mod runtime;
@@ -35,7 +36,8 @@ pub fn registry(kinds: &[WorkerKind], services: &Services) -> Registry {
                 );
             }
             WorkerKind::Payout => payout::register(&mut registry, services),
-            WorkerKind::Export | WorkerKind::Notify | WorkerKind::Categorize => {
+            WorkerKind::Categorize => categorize::register(&mut registry, services),
+            WorkerKind::Export | WorkerKind::Notify => {
                 tracing::debug!(%kind, "no handlers yet");
             }
         }

@@ -10,6 +10,7 @@ pub mod orders;
 pub mod payouts;
 pub mod sellers;
 pub mod stripe;
+pub mod taxonomy;
 
 use crate::state::AppState;
 use axum::Router;
@@ -23,6 +24,7 @@ pub fn v1() -> Router<AppState> {
         .merge(orders::router())
         .merge(payouts::router())
         .merge(sellers::router())
+        .merge(taxonomy::router())
 }
 
 /// Routes that need no bearer credential: health, metrics, and signed blob URLs.

@@ -289,6 +289,48 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             "must be at least 1",
         ));
     }
+    validate_categorize(&config.categorize)
+}
+
+fn validate_categorize(c: &super::CategorizeSettings) -> Result<(), ConfigError> {
+    let ranges: [(&str, usize, usize, usize); 5] = [
+        ("categorize.max_tokens", c.max_tokens, 8, 512),
+        ("categorize.batch_size", c.batch_size, 1, 1024),
+        (
+            "categorize.max_text_bytes",
+            c.max_text_bytes,
+            64,
+            1024 * 1024,
+        ),
+        ("categorize.suggestions", c.suggestions, 1, 50),
+        ("categorize.openai.shortlist", c.openai.shortlist, 2, 100),
+    ];
+    for (name, value, min, max) in ranges {
+        if !(min..=max).contains(&value) {
+            return Err(ConfigError::invalid(
+                name,
+                format!("must be between {min} and {max}"),
+            ));
+        }
+    }
+    if !(0.0..=1.0).contains(&c.apply_threshold) {
+        return Err(ConfigError::invalid(
+            "categorize.apply_threshold",
+            "must be between 0.0 and 1.0",
+        ));
+    }
+    if c.openai.timeout_secs == 0 {
+        return Err(ConfigError::invalid(
+            "categorize.openai.timeout_secs",
+            "must be at least 1",
+        ));
+    }
+    if url::Url::parse(&c.openai.base_url).is_err() {
+        return Err(ConfigError::invalid(
+            "categorize.openai.base_url",
+            "must be an absolute URL (`https://api.openai.com/v1`)",
+        ));
+    }
     Ok(())
 }
 
@@ -369,6 +411,43 @@ mod tests {
         assert!(err.to_string().contains("FLEET_REDIS_URL"), "{err}");
         let err = load(None, vars(&[("FLEET_KINDS__PAYOUT__MAX_ATTEMPTS", "0")])).unwrap_err();
         assert!(err.to_string().contains("kinds.payout.max_attempts"));
+    }
+
+    #[test]
+    fn categorize_settings_from_env() {
+        let config = load(
+            None,
+            vars(&[
+                ("FLEET_CATEGORIZE__MODEL_DIR", "/opt/minilm"),
+                ("FLEET_CATEGORIZE__PROVIDER", "openai"),
+                ("FLEET_CATEGORIZE__APPLY_THRESHOLD", "0.75"),
+                (
+                    "FLEET_CATEGORIZE__OPENAI__BASE_URL",
+                    "http://127.0.0.1:11434/v1",
+                ),
+                ("FLEET_CATEGORIZE__OPENAI__API_KEY", "sk-secret-value"),
+            ]),
+        )
+        .unwrap();
+        let c = &config.categorize;
+        assert_eq!(
+            c.model_dir.as_deref(),
+            Some(std::path::Path::new("/opt/minilm"))
+        );
+        assert_eq!(c.provider, crate::config::CategorizeProvider::Openai);
+        assert_eq!(c.apply_threshold, 0.75);
+        let shown = config.to_masked_toml();
+        assert!(!shown.contains("sk-secret-value"), "{shown}");
+        let err = load(None, vars(&[("FLEET_CATEGORIZE__APPLY_THRESHOLD", "1.5")])).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("FLEET_CATEGORIZE__APPLY_THRESHOLD"),
+            "{err}"
+        );
+        let err = load(None, vars(&[("FLEET_CATEGORIZE__PROVIDER", "magic")])).unwrap_err();
+        assert!(err.to_string().contains("categorize.provider"), "{err}");
+        let err = load(None, vars(&[("FLEET_CATEGORIZE__MODEL", "x")])).unwrap_err();
+        assert!(err.to_string().contains("categorize"), "{err}");
     }
 
     #[test]

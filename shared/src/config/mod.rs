@@ -8,11 +8,13 @@
 //! `FLEET_*` name is an error (it is usually a typo); `FLEET_TEST_*` names are
 //! left to the test suite.
 
+mod categorize;
 mod kinds;
 mod load;
 mod media;
 mod payout;
 
+pub use categorize::{CategorizeProvider, CategorizeSettings, OpenAiSettings};
 pub use kinds::{KindSettings, KindsSettings};
 pub use load::ConfigError;
 pub use media::MediaSettings;
@@ -61,6 +63,8 @@ pub struct Config {
     pub media: MediaSettings,
     /// Ledger and payouts: fees, hold period, minimum payouts.
     pub payout: PayoutSettings,
+    /// Listing categorization: provider, model files, apply threshold.
+    pub categorize: CategorizeSettings,
 }
 
 impl Default for Config {
@@ -84,6 +88,7 @@ impl Default for Config {
             jwt: JwtSettings::default(),
             media: MediaSettings::default(),
             payout: PayoutSettings::default(),
+            categorize: CategorizeSettings::default(),
         }
     }
 }
@@ -207,6 +212,7 @@ impl Config {
         mask(&mut shown.jwt.hs256_secret);
         mask(&mut shown.payout.stripe_secret_key);
         mask(&mut shown.payout.stripe_webhook_secret);
+        mask(&mut shown.categorize.openai.api_key);
         shown.database_url = Some(mask_url_password(&self.database_url()));
         shown.redis_url = self.redis_url.as_deref().map(mask_url_password);
         shown.blob_url = Some(mask_url_password(&self.blob_url()));

@@ -23,12 +23,15 @@ impl Db {
         }
     }
 
-    /// Applies every pending migration; running it again changes nothing.
+    /// Applies every pending migration and loads the shipped taxonomy when its
+    /// version is not loaded yet; running it again changes nothing.
     pub async fn migrate(&self) -> Result<SchemaState, DbError> {
         match self {
             Db::Postgres(pool) => POSTGRES.run(pool).await?,
             Db::Sqlite(pool) => SQLITE.run(pool).await?,
         }
+        self.load_taxonomy(crate::taxonomy::Taxonomy::shipped())
+            .await?;
         self.schema_state().await
     }
 

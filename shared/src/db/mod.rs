@@ -1,12 +1,14 @@
 //! The SQL database: PostgreSQL in production, SQLite for `fleet dev`, same schema.
 
 pub mod api_keys;
+pub mod categorize;
 pub mod idempotency;
 pub mod jobs;
 pub mod ledger;
 pub mod media;
 mod migrate;
 pub mod payouts;
+pub mod taxonomy;
 
 pub use migrate::SchemaState;
 

@@ -1,0 +1,302 @@
+//! The embedded provider (default, offline): all-MiniLM-L6-v2 on the CPU
+//! embeds the listing text, cosine similarity ranks the taxonomy's category
+//! vectors, and the lexical signal (with multilingual synonyms) is added so
+//! terse and non-English titles land well.
+
+pub mod index;
+pub mod model;
+
+use super::{
+    CategorizeError, attributes,
+    lexical::{LexicalIndex, Query},
+    suggestion::{Classification, ListingText, Suggestion},
+    synonyms,
+};
+use candle_core::{Device, Tensor};
+use fleet_shared::{Config, taxonomy::Taxonomy};
+use index::CategoryVectors;
+use model::Encoder;
+
+/// Provider name recorded with suggestions.
+pub const PROVIDER: &str = "embedded";
+
+/// Weight of the lexical share next to the cosine similarity.
+const LEXICAL_WEIGHT: f32 = 0.35;
+
+/// Softmax temperature turning score gaps into confidences.
+const TEMPERATURE: f32 = 0.05;
+
+/// Subtracted from parts and accessories when the title names none: a listing
+/// is usually the item itself, even when its description mentions its charger.
+const ACCESSORY_PENALTY: f32 = 0.12;
+
+/// Subtracted from a specialised branch (maternity, children's, wedding, a sport…)
+/// the listing's text does not mention.
+const QUALIFIER_PENALTY: f32 = 0.08;
+
+/// Subtracted per level below the third: a more specific guess is a riskier one.
+const DEPTH_PENALTY: f32 = 0.01;
+
+/// Title words that mean the listing is a part or an accessory.
+const ACCESSORY_WORDS: &[&str] = &[
+    "accessory",
+    "part",
+    "replacement",
+    "spare",
+    "case",
+    "cover",
+    "charger",
+    "cable",
+    "strap",
+    "battery",
+    "remote",
+    "lens",
+    "protector",
+    "string",
+    "insert",
+    "refill",
+    "adapter",
+    "mount",
+    "holder",
+    "pouch",
+    "sleeve",
+    "filter",
+    "attachment",
+];
+
+/// Candidates the confidence is spread over.
+const CONFIDENCE_POOL: usize = 10;
+
+/// A category position and its combined score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scored {
+    /// Position in the taxonomy's category list.
+    pub pos: usize,
+    /// Cosine similarity plus the weighted lexical share.
+    pub score: f32,
+}
+
+/// What is known of a category before reading the listing.
+#[derive(Debug, Clone)]
+struct Prior {
+    /// A part or accessory of something.
+    accessory: bool,
+    /// Score subtracted for its depth.
+    depth: f32,
+    /// Specialisations its path names (see [`super::qualifiers`]).
+    qualifiers: Vec<u8>,
+}
+
+/// The loaded embedded classifier: model, category vectors, lexical index. Load once per process.
+pub struct EmbeddedClassifier {
+    encoder: Encoder,
+    taxonomy: &'static Taxonomy,
+    /// `dims × categories`, for one matrix product per batch.
+    vectors_t: Tensor,
+    lexical: LexicalIndex,
+    priors: Vec<Prior>,
+    batch_size: usize,
+    suggestions: usize,
+    /// Whether the category vectors came from the disk cache.
+    pub vectors_from_cache: bool,
+}
+
+impl std::fmt::Debug for EmbeddedClassifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedClassifier")
+            .field("encoder", &self.encoder)
+            .finish_non_exhaustive()
+    }
+}
+
+fn inference(e: candle_core::Error) -> CategorizeError {
+    CategorizeError::Inference(e.to_string())
+}
+
+impl EmbeddedClassifier {
+    /// Finds and loads the model, then the category vectors (from `data_dir/categorize`, or built).
+    pub fn load(config: &Config) -> Result<EmbeddedClassifier, CategorizeError> {
+        let dir = super::config::model_dir(config)?;
+        let settings = &config.categorize;
+        let encoder = Encoder::load(&dir, settings.max_tokens)?;
+        let taxonomy = Taxonomy::shipped();
+        let vectors = CategoryVectors::load_or_build(
+            &encoder,
+            taxonomy,
+            &config.data_dir.join("categorize"),
+        )?;
+        let n = taxonomy.categories.len();
+        let vectors_t = Tensor::from_vec(vectors.data, (n, vectors.dims), &Device::Cpu)
+            .and_then(|t| t.t()?.contiguous())
+            .map_err(inference)?;
+        Ok(EmbeddedClassifier {
+            encoder,
+            taxonomy,
+            vectors_t,
+            lexical: LexicalIndex::build(taxonomy),
+            priors: taxonomy
+                .categories
+                .iter()
+                .map(|c| Prior {
+                    accessory: c
+                        .full_path
+                        .split(" > ")
+                        .any(|name| name.contains("Accessories") || name.contains("Parts")),
+                    depth: DEPTH_PENALTY * c.depth.saturating_sub(3) as f32,
+                    qualifiers: super::qualifiers::qualifiers_of(&c.full_path),
+                })
+                .collect(),
+            batch_size: settings.batch_size,
+            suggestions: settings.suggestions,
+            vectors_from_cache: vectors.from_cache,
+        })
+    }
+
+    /// The taxonomy it ranks.
+    pub fn taxonomy(&self) -> &'static Taxonomy {
+        self.taxonomy
+    }
+
+    /// What the sentence model reads of a listing: title and description with known
+    /// foreign words translated, the title first.
+    fn model_text(item: &ListingText) -> String {
+        let brand = item.brand.as_deref().unwrap_or_default();
+        format!(
+            "{} {brand}. {}",
+            synonyms::translate(&item.title),
+            synonyms::translate(&item.description)
+        )
+    }
+
+    /// The `k` best categories of each listing, best first.
+    pub fn rank(
+        &self,
+        items: &[ListingText],
+        k: usize,
+    ) -> Result<Vec<Vec<Scored>>, CategorizeError> {
+        let n = self.taxonomy.categories.len();
+        let k = k.clamp(1, n);
+        let started = std::time::Instant::now();
+        let mut model_time = std::time::Duration::ZERO;
+        // Similar lengths together: less padding per batch.
+        let texts: Vec<String> = items.iter().map(Self::model_text).collect();
+        let mut order: Vec<usize> = (0..items.len()).collect();
+        order.sort_by_key(|&i| texts[i].len());
+        let mut out: Vec<Vec<Scored>> = vec![Vec::new(); items.len()];
+        for chunk in order.chunks(self.batch_size.max(1)) {
+            let batch: Vec<String> = chunk.iter().map(|&i| texts[i].clone()).collect();
+            let model_started = std::time::Instant::now();
+            let embedded = self.encoder.embed(&batch)?;
+            model_time += model_started.elapsed();
+            let dims = self.encoder.dims();
+            let flat: Vec<f32> = embedded.into_iter().flatten().collect();
+            let q = Tensor::from_vec(flat, (chunk.len(), dims), &Device::Cpu).map_err(inference)?;
+            let sims = q
+                .matmul(&self.vectors_t)
+                .and_then(|t| t.to_vec2::<f32>())
+                .map_err(inference)?;
+            for (&i, mut row) in chunk.iter().zip(sims) {
+                let item = &items[i];
+                let query = Query::new(
+                    &format!(
+                        "{} {}",
+                        item.title,
+                        item.brand.as_deref().unwrap_or_default()
+                    ),
+                    &item.description,
+                );
+                for (pos, lex) in self.lexical.score(&query) {
+                    if let Some(s) = row.get_mut(pos as usize) {
+                        *s += LEXICAL_WEIGHT * lex;
+                    }
+                }
+                let title_terms = super::text::terms(&synonyms::translate(&item.title));
+                let wants_part = title_terms
+                    .iter()
+                    .any(|t| ACCESSORY_WORDS.contains(&t.as_str()));
+                let mut all_terms = title_terms;
+                all_terms.extend(super::text::terms(&synonyms::translate(&item.description)));
+                for (s, prior) in row.iter_mut().zip(&self.priors) {
+                    *s -= prior.depth;
+                    if prior.accessory && !wants_part {
+                        *s -= ACCESSORY_PENALTY;
+                    }
+                    if prior
+                        .qualifiers
+                        .iter()
+                        .any(|&q| !super::qualifiers::justified(q, &all_terms))
+                    {
+                        *s -= QUALIFIER_PENALTY;
+                    }
+                }
+                out[i] = top_k(&row, k);
+            }
+        }
+        tracing::debug!(
+            listings = items.len(),
+            model_ms = model_time.as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
+            "ranked"
+        );
+        Ok(out)
+    }
+
+    /// Ranked suggestions and attributes for each listing.
+    pub fn classify(&self, items: &[ListingText]) -> Result<Vec<Classification>, CategorizeError> {
+        let pool = self.suggestions.max(CONFIDENCE_POOL);
+        let ranked = self.rank(items, pool)?;
+        Ok(items
+            .iter()
+            .zip(ranked)
+            .map(|(item, scored)| Classification {
+                suggestions: self.suggestions_from(&scored, self.suggestions),
+                attributes: attributes::extract(item),
+                fallback: None,
+            })
+            .collect())
+    }
+
+    /// Turns scores into suggestions with confidences (a softmax over the pool).
+    pub fn suggestions_from(&self, scored: &[Scored], take: usize) -> Vec<Suggestion> {
+        let Some(top) = scored.first().map(|s| s.score) else {
+            return Vec::new();
+        };
+        let weights: Vec<f32> = scored
+            .iter()
+            .map(|s| ((s.score - top) / TEMPERATURE).exp())
+            .collect();
+        let total: f32 = weights.iter().sum::<f32>().max(f32::MIN_POSITIVE);
+        scored
+            .iter()
+            .zip(weights)
+            .take(take)
+            .map(|(s, w)| {
+                let cat = &self.taxonomy.categories[s.pos];
+                Suggestion {
+                    gid: cat.gid.clone(),
+                    full_path: cat.full_path.clone(),
+                    confidence: (w / total * 1000.0).round() / 1000.0,
+                    provider: PROVIDER.to_owned(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Positions of the `k` largest values, largest first.
+fn top_k(row: &[f32], k: usize) -> Vec<Scored> {
+    let mut idx: Vec<usize> = (0..row.len()).collect();
+    let k = k.min(row.len());
+    if k == 0 {
+        return Vec::new();
+    }
+    idx.select_nth_unstable_by(k - 1, |&a, &b| row[b].total_cmp(&row[a]));
+    idx.truncate(k);
+    idx.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
+    idx.into_iter()
+        .map(|pos| Scored {
+            pos,
+            score: row[pos],
+        })
+        .collect()
+}
