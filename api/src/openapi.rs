@@ -1,6 +1,8 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
-use crate::routes::{blobs, health, jobs, media, metrics, ops, orders, payouts, sellers, stripe, taxonomy};
+use crate::routes::{
+    blobs, health, jobs, media, metrics, ops, orders, payouts, sellers, stripe, taxonomy,
+};
 use axum::Json;
 use utoipa::{
     Modify, OpenApi,
