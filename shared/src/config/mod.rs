@@ -15,7 +15,7 @@ mod payout;
 
 pub use kinds::{KindSettings, KindsSettings};
 pub use load::ConfigError;
-pub use media::MediaSettings;
+pub use media::{MediaSettings, X264_PRESETS};
 pub use payout::PayoutSettings;
 
 use serde::{Deserialize, Serialize};

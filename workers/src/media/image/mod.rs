@@ -111,6 +111,37 @@ pub fn ladder(sizes: &[u32], long: u32) -> Vec<(String, u32)> {
     out
 }
 
+/// Resizes upright pixels to each of `rungs` and encodes every size in every format, smallest
+/// first; also computes the placeholders.
+pub fn variants_of(
+    upright: &Pixels,
+    rungs: &[(String, u32)],
+    settings: &ImageSettings,
+    resizer: &mut fast_image_resize::Resizer,
+) -> Result<(Vec<Variant>, Placeholders), MediaError> {
+    let placeholders = placeholders(resizer, upright)?;
+    let mut variants = Vec::with_capacity(rungs.len() * settings.formats.len());
+    for (name, size) in rungs {
+        let (w, h) = fit(upright.width, upright.height, *size);
+        let resized = resize(resizer, upright, w, h)?;
+        for &format in &settings.formats {
+            let quality = match format {
+                OutputFormat::Jpeg => settings.jpeg_quality,
+                OutputFormat::Webp => settings.webp_quality,
+            };
+            let bytes = encode(&resized, format, quality)?;
+            variants.push(Variant {
+                name: name.clone(),
+                width: w,
+                height: h,
+                format,
+                bytes,
+            });
+        }
+    }
+    Ok((variants, placeholders))
+}
+
 /// Runs the whole pipeline on an uploaded image.
 pub fn process(
     bytes: &[u8],
@@ -129,26 +160,7 @@ pub fn process(
     } else {
         (sniffed.width, sniffed.height)
     };
-    let placeholders = placeholders(resizer, &upright)?;
-    let mut variants = Vec::with_capacity(rungs.len() * settings.formats.len());
-    for (name, size) in rungs {
-        let (w, h) = fit(upright.width, upright.height, size);
-        let resized = resize(resizer, &upright, w, h)?;
-        for &format in &settings.formats {
-            let quality = match format {
-                OutputFormat::Jpeg => settings.jpeg_quality,
-                OutputFormat::Webp => settings.webp_quality,
-            };
-            let bytes = encode(&resized, format, quality)?;
-            variants.push(Variant {
-                name: name.clone(),
-                width: w,
-                height: h,
-                format,
-                bytes,
-            });
-        }
-    }
+    let (variants, placeholders) = variants_of(&upright, &rungs, settings, resizer)?;
     Ok(ProcessedImage {
         format: sniffed.format,
         width,
