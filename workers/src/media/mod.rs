@@ -4,6 +4,7 @@
 mod error;
 mod handler;
 pub mod image;
+mod source;
 pub mod video;
 
 pub use error::MediaError;
