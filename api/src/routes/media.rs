@@ -59,7 +59,15 @@ impl Purpose {
 }
 
 /// Image types accepted for photos and avatars (the real type is checked from the bytes).
-const IMAGE_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/webp", "image/gif"];
+const IMAGE_TYPES: [&str; 7] = [
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/gif",
+    "image/heic",
+    "image/heif",
+    "image/avif",
+];
 
 /// Video types accepted for listing videos (the real container is checked from the bytes).
 const VIDEO_TYPES: [&str; 5] = [

@@ -13,6 +13,7 @@
 mod color;
 mod decode;
 mod encode;
+mod heif;
 mod jpeg_segments;
 mod orient;
 mod pixels;
@@ -153,7 +154,12 @@ pub fn process(
     let rungs = ladder(&settings.sizes, long);
     let largest = rungs.last().map_or(long, |(_, size)| *size);
     let decoded = decode(bytes, &sniffed, largest)?;
-    let orientation = exif_orientation(bytes);
+    // libheif has already applied the HEIF container's rotation; its EXIF copy must not apply twice.
+    let orientation = if sniffed.format.is_heif() {
+        1
+    } else {
+        exif_orientation(bytes)
+    };
     let upright = apply_orientation(decoded, orientation);
     let (width, height) = if orientation >= 5 {
         (sniffed.height, sniffed.width)
