@@ -39,9 +39,13 @@ ensure_rust() {
   fi
 }
 
-# Installs the system packages and the toolchain that building Fleet needs.
+# Installs the system packages and the toolchain that building Fleet needs: the media worker
+# links Debian's FFmpeg libraries (ffmpeg-next, whose bindings bindgen makes with libclang)
+# and libheif (HEIC and AVIF photos).
 ensure_build_deps() {
-  ensure_packages build-essential pkg-config ca-certificates curl cmake nasm
+  ensure_packages build-essential pkg-config ca-certificates curl cmake nasm \
+    clang libclang-dev libavcodec-dev libavformat-dev libavutil-dev libavfilter-dev \
+    libswscale-dev libswresample-dev libheif-dev
   ensure_rust
 }
 

@@ -117,10 +117,22 @@ impl Platform {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
-    /// Creates an upload and PUTs `bytes` to its URL with a plain HTTP client; returns the media id.
+    /// Creates a photo upload and PUTs `bytes` to its URL with a plain HTTP client; returns the media id.
     async fn upload(&self, key: &str, content_type: &str, bytes: &[u8]) -> String {
+        self.upload_as(key, "listing_photo", content_type, bytes)
+            .await
+    }
+
+    /// Creates an upload for `purpose` and PUTs `bytes` to its URL; returns the media id.
+    async fn upload_as(
+        &self,
+        key: &str,
+        purpose: &str,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> String {
         let (status, created) = self
-            .call("POST", "/v1/media/uploads", key, Some(json!({"purpose": "listing_photo", "content_type": content_type, "size_bytes": bytes.len(), "filename": "item.jpg"})))
+            .call("POST", "/v1/media/uploads", key, Some(json!({"purpose": purpose, "content_type": content_type, "size_bytes": bytes.len(), "filename": "item"})))
             .await;
         assert_eq!(status, 201, "{created}");
         let upload = &created["upload"];
@@ -166,8 +178,7 @@ fn variant_key(url: &str) -> String {
     path[path.find("media/").unwrap()..].to_owned()
 }
 
-async fn upload_flow(backend: Backend) {
-    let p = Platform::start(backend).await;
+async fn upload_flow(p: &Platform) {
     let photo = testdata("exif-orientation/Landscape_6.jpg");
 
     // Limits are checked before any URL is issued.
@@ -371,12 +382,163 @@ async fn upload_flow(backend: Backend) {
     );
 }
 
+/// Top-level MP4 box types in file order.
+fn top_level_boxes(bytes: &[u8]) -> Vec<String> {
+    let mut boxes = Vec::new();
+    let mut at = 0usize;
+    while at + 8 <= bytes.len() {
+        let size = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        boxes.push(String::from_utf8_lossy(&bytes[at + 4..at + 8]).into_owned());
+        at += size.max(8);
+    }
+    boxes
+}
+
+async fn video_flow(p: &Platform) {
+    let clip = testdata("media/portrait-rotated.mp4");
+
+    // Video limits and types are checked before any URL is issued.
+    let (status, err) = p
+        .call("POST", "/v1/media/uploads", &p.seller1, Some(json!({"purpose": "listing_video", "content_type": "video/mp4", "size_bytes": 501u64 * 1024 * 1024})))
+        .await;
+    assert_eq!(status, 422, "{err}");
+    assert_eq!(err["error"]["details"]["fields"][0]["field"], "size_bytes");
+    let (status, err) = p
+        .call("POST", "/v1/media/uploads", &p.seller1, Some(json!({"purpose": "listing_video", "content_type": "image/jpeg", "size_bytes": 1000})))
+        .await;
+    assert_eq!(status, 422, "{err}");
+    assert_eq!(
+        err["error"]["details"]["fields"][0]["field"],
+        "content_type"
+    );
+
+    // A truncated upload (its index was at the end) fails with a reason, not retried.
+    let broken = p
+        .upload_as(
+            &p.seller1,
+            "listing_video",
+            "video/mp4",
+            &clip[..clip.len() - 4000],
+        )
+        .await;
+    p.call(
+        "POST",
+        &format!("/v1/media/{broken}/complete"),
+        &p.seller1,
+        None,
+    )
+    .await;
+    let failed = p.settled(&p.seller1, &broken).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("truncated or damaged"),
+        "{failed}"
+    );
+
+    // The same worker then processes a good video: upright, 720p, with a poster.
+    let id = p
+        .upload_as(&p.seller1, "listing_video", "video/mp4", &clip)
+        .await;
+    let (status, queued) = p
+        .call(
+            "POST",
+            &format!("/v1/media/{id}/complete"),
+            &p.seller1,
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{queued}");
+    let media = p.settled(&p.seller1, &id).await;
+    assert_eq!(media["status"], "ready", "{media}");
+    assert_eq!(media["format"], "h264");
+    assert_eq!(
+        (media["width"].as_i64(), media["height"].as_i64()),
+        (Some(1080), Some(1920)),
+        "upright size of the portrait clip"
+    );
+    let duration = media["duration_ms"].as_i64().unwrap();
+    assert!((3900..=4100).contains(&duration), "{duration}");
+    assert!(media["blurhash"].as_str().is_some());
+    let variants = media["variants"].as_array().unwrap();
+    let summary: Vec<String> = variants
+        .iter()
+        .map(|v| {
+            format!(
+                "{}.{}:{}x{}",
+                v["name"].as_str().unwrap(),
+                v["format"].as_str().unwrap(),
+                v["width"],
+                v["height"]
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "720.mp4:720x1280",
+            "poster-320.jpeg:180x320",
+            "poster-320.webp:180x320",
+            "poster-640.jpeg:360x640",
+            "poster-640.webp:360x640",
+            "poster-1280.jpeg:720x1280",
+            "poster-1280.webp:720x1280",
+            "poster-2048.jpeg:1080x1920",
+            "poster-2048.webp:1080x1920",
+        ]
+    );
+    let mp4 = &variants[0];
+    let download = p
+        .http
+        .get(mp4["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status(), 200);
+    assert_eq!(download.headers()["content-type"], "video/mp4");
+    let bytes = download.bytes().await.unwrap();
+    assert_eq!(bytes.len() as i64, mp4["bytes"].as_i64().unwrap());
+    let boxes = top_level_boxes(&bytes);
+    assert_eq!(boxes.first().map(String::as_str), Some("ftyp"));
+    let at = |name: &str| boxes.iter().position(|b| b == name).unwrap();
+    assert!(at("moov") < at("mdat"), "faststart: {boxes:?}");
+
+    // The job reported frames done out of frames expected (4 s at 30 fps).
+    let job = media["job_id"].as_str().unwrap();
+    let job = wait_for("the job to succeed", Duration::from_secs(10), || async {
+        let (_, job) = p
+            .call("GET", &format!("/v1/jobs/{job}"), &p.seller1, None)
+            .await;
+        (job["status"] == "succeeded").then_some(job)
+    })
+    .await;
+    assert_eq!(job["progress"]["done"].as_i64(), Some(120), "{job}");
+    assert_eq!(job["progress"]["total"].as_i64(), Some(120), "{job}");
+
+    // Deleting the video removes its renditions and poster.
+    let key = BlobKey::new(variant_key(mp4["url"].as_str().unwrap())).unwrap();
+    assert!(p.blobs.head(&key).await.unwrap().is_some());
+    let (status, _) = p
+        .call("DELETE", &format!("/v1/media/{id}"), &p.seller1, None)
+        .await;
+    assert_eq!(status, 204);
+    assert!(p.blobs.head(&key).await.unwrap().is_none());
+}
+
+// Photos and videos share one platform per backend: the Redis queue keys are not namespaced,
+// so two platforms on the same Redis at once would take each other's `media` jobs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_upload_flow_on_sqlite_and_local_files() {
-    upload_flow(Backend::Sqlite).await;
+    let p = Platform::start(Backend::Sqlite).await;
+    upload_flow(&p).await;
+    video_flow(&p).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_upload_flow_on_postgres_redis_and_s3() {
-    upload_flow(Backend::RedisPostgres).await;
+    let p = Platform::start(Backend::RedisPostgres).await;
+    upload_flow(&p).await;
+    video_flow(&p).await;
 }

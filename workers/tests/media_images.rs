@@ -279,7 +279,7 @@ fn malformed_input_fails_with_a_reason() {
         (
             "MP4 as a photo",
             testdata("media/clip-1080p.mp4")[..4096].to_vec(),
-            "not accepted",
+            "not an image",
         ),
     ];
     let all = ImageSettings::default();
@@ -348,5 +348,85 @@ fn decode_without_profile(bytes: &[u8]) -> Pixels {
         height: image.height as u32,
         channels: 3,
         data: image.pixels,
+    }
+}
+
+/// `pixels` encoded by libheif as HEIC (x265) or AVIF (aom), the way phones and browsers save them.
+fn heif_encode(pixels: &Pixels, format: libheif_rs::CompressionFormat) -> Vec<u8> {
+    use libheif_rs::{Channel, ColorSpace, EncoderQuality, HeifContext, Image, LibHeif, RgbChroma};
+    let (w, h) = (pixels.width, pixels.height);
+    let mut image = Image::new(w, h, ColorSpace::Rgb(RgbChroma::Rgb)).unwrap();
+    image.create_plane(Channel::Interleaved, w, h, 24).unwrap();
+    let plane = image.planes_mut().interleaved.unwrap();
+    let row = w as usize * 3;
+    for y in 0..h as usize {
+        plane.data[y * plane.stride..y * plane.stride + row]
+            .copy_from_slice(&pixels.data[y * row..(y + 1) * row]);
+    }
+    let lib = LibHeif::new();
+    let mut context = HeifContext::new().unwrap();
+    let mut encoder = lib.encoder_for_format(format).unwrap();
+    encoder.set_quality(EncoderQuality::Lossy(90)).unwrap();
+    context.encode_image(&image, &mut encoder, None).unwrap();
+    context.write_to_bytes().unwrap()
+}
+
+#[test]
+fn heic_and_avif_are_decoded_through_libheif() {
+    use libheif_rs::CompressionFormat;
+    // 600x400 keeps the AV1 encoder, slow in a test, to a few seconds.
+    let photo = read_jpeg(&testdata("exif-orientation/Landscape_1.jpg"));
+    let source =
+        fleet_workers::media::image::resize(&mut Default::default(), &photo, 600, 400).unwrap();
+    let only = settings(&[320], &[OutputFormat::Jpeg]);
+    for (format, name) in [
+        (CompressionFormat::Hevc, "heic"),
+        (CompressionFormat::Av1, "avif"),
+    ] {
+        let bytes = heif_encode(&source, format);
+        let sniffed = sniff(&bytes, u64::MAX).unwrap();
+        assert_eq!(sniffed.format.as_str(), name);
+        assert_eq!((sniffed.width, sniffed.height), (600, 400), "{name} header");
+        let decoded = decode(&bytes, &sniffed, u32::MAX).unwrap();
+        assert_eq!(
+            (decoded.width, decoded.height, decoded.channels),
+            (600, 400, 3)
+        );
+        let mean = decoded
+            .data
+            .iter()
+            .zip(&source.data)
+            .map(|(a, b)| f64::from(a.abs_diff(*b)))
+            .sum::<f64>()
+            / source.data.len() as f64;
+        assert!(
+            mean < 4.0,
+            "{name}: mean difference {mean:.2} from the encoded pixels"
+        );
+        let out = run(&bytes, &only).unwrap();
+        assert_eq!(out.format.as_str(), name);
+        assert_eq!((out.width, out.height), (600, 400));
+        let v = &out.variants[0];
+        assert_eq!((v.width, v.height), (320, 213));
+        assert_eq!(read_jpeg(&v.bytes).width, 320);
+
+        // The pixel limit is checked from the header, before decoding.
+        let small = ImageSettings {
+            max_pixels: 200_000,
+            ..only.clone()
+        };
+        let err = run(&bytes, &small).unwrap_err().to_string();
+        assert!(
+            err.contains("600x400") && err.contains("megapixels"),
+            "{name}: {err}"
+        );
+        // A truncated file fails with a reason, not retried.
+        let err = run(&bytes[..bytes.len() / 2], &only).unwrap_err();
+        assert!(err.is_permanent(), "{name}: {err}");
+        assert!(
+            err.to_string()
+                .contains(&format!("cannot read the {name} image")),
+            "{name}: {err}"
+        );
     }
 }

@@ -59,7 +59,24 @@ impl Purpose {
 }
 
 /// Image types accepted for photos and avatars (the real type is checked from the bytes).
-const IMAGE_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/webp", "image/gif"];
+const IMAGE_TYPES: [&str; 7] = [
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/gif",
+    "image/heic",
+    "image/heif",
+    "image/avif",
+];
+
+/// Video types accepted for listing videos (the real container is checked from the bytes).
+const VIDEO_TYPES: [&str; 5] = [
+    "video/mp4",
+    "video/quicktime",
+    "video/webm",
+    "video/x-matroska",
+    "video/x-msvideo",
+];
 
 /// A request for an upload URL.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -95,10 +112,20 @@ impl CreateUpload {
                     ));
                 }
             }
-            Purpose::ListingVideo => errors.push(FieldError::new(
-                "purpose",
-                "video uploads are not available yet; upload photos",
-            )),
+            Purpose::ListingVideo => {
+                if !VIDEO_TYPES.contains(&self.content_type.as_str()) {
+                    errors.push(FieldError::new(
+                        "content_type",
+                        format!("must be one of {}", VIDEO_TYPES.join(", ")),
+                    ));
+                }
+                if self.size_bytes > limits.max_video_bytes {
+                    errors.push(FieldError::new(
+                        "size_bytes",
+                        format!("videos may be at most {} bytes", limits.max_video_bytes),
+                    ));
+                }
+            }
         }
         if self.size_bytes == 0 {
             errors.push(FieldError::new("size_bytes", "must be at least 1"));
@@ -143,7 +170,8 @@ pub struct UploadCreated {
 /// One stored variant, with a download URL.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VariantView {
-    /// Ladder size (`"640"`): the longest side it was made for.
+    /// Ladder size (`"640"`: the longest side it was made for), video rendition (`"720"`), or
+    /// poster size of a video (`"poster-640"`).
     pub name: String,
     /// Download URL (expires).
     pub url: String,
@@ -151,7 +179,7 @@ pub struct VariantView {
     pub width: u32,
     /// Height in pixels.
     pub height: u32,
-    /// `jpeg` or `webp`.
+    /// `jpeg`, `webp` or `mp4`.
     pub format: String,
     /// Size in bytes.
     pub bytes: u64,
@@ -172,13 +200,15 @@ pub struct MediaView {
     pub size_bytes: i64,
     /// Original file name.
     pub filename: Option<String>,
-    /// Real format found in the file.
+    /// Real format found in the file (for videos, the video codec: `h264`, `hevc`).
     pub format: Option<String>,
     /// Upright width of the source.
     pub width: Option<i32>,
     /// Upright height of the source.
     pub height: Option<i32>,
-    /// BlurHash placeholder.
+    /// Duration of a video, in milliseconds.
+    pub duration_ms: Option<i64>,
+    /// BlurHash placeholder (of the poster, for videos).
     pub blurhash: Option<String>,
     /// ThumbHash placeholder (base64).
     pub thumbhash: Option<String>,
@@ -237,6 +267,7 @@ async fn view(state: &AppState, media: MediaRecord) -> ApiResult<MediaView> {
         format: media.format,
         width: media.width,
         height: media.height,
+        duration_ms: media.duration_ms,
         blurhash: media.blurhash,
         thumbhash: media.thumbhash,
         variants,

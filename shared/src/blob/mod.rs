@@ -207,6 +207,24 @@ impl dyn BlobStore {
         .await
     }
 
+    /// Streams the local file at `path` into `key`, never holding it whole in memory.
+    pub async fn put_file(
+        &self,
+        key: &BlobKey,
+        path: &std::path::Path,
+        content_type: &str,
+    ) -> Result<ObjectMeta, BlobError> {
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(|source| BlobError::Io {
+                op: "open",
+                key: path.display().to_string(),
+                source,
+            })?;
+        let body = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
+        self.put(key, Box::pin(body), content_type).await
+    }
+
     /// Reads the whole object under `key`, refusing objects over `limit` bytes.
     pub async fn get_bytes(&self, key: &BlobKey, limit: u64) -> Result<Bytes, BlobError> {
         let mut blob = self.get(key).await?;

@@ -289,6 +289,39 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             "must be at least 1",
         ));
     }
+    if !super::X264_PRESETS.contains(&m.video_preset.as_str()) {
+        return Err(ConfigError::invalid(
+            "media.video_preset",
+            format!("must be one of {}", super::X264_PRESETS.join(", ")),
+        ));
+    }
+    if m.video_crf > 51 {
+        return Err(ConfigError::invalid(
+            "media.video_crf",
+            "must be between 0 and 51",
+        ));
+    }
+    if !(32..=512).contains(&m.video_audio_kbps) {
+        return Err(ConfigError::invalid(
+            "media.video_audio_kbps",
+            "must be between 32 and 512",
+        ));
+    }
+    if m.max_video_secs == 0
+        || m.max_video_short_side < 16
+        || m.max_video_long_side < m.max_video_short_side
+    {
+        return Err(ConfigError::invalid(
+            "media.max_video_secs",
+            "video limits must be positive, with max_video_long_side >= max_video_short_side >= 16",
+        ));
+    }
+    if m.video_threads > 64 {
+        return Err(ConfigError::invalid(
+            "media.video_threads",
+            "must be between 0 (automatic) and 64",
+        ));
+    }
     validate_categorize(&config.categorize)
 }
 

@@ -22,7 +22,39 @@ pub struct MediaSettings {
     pub upload_url_ttl_secs: u64,
     /// How long a variant download URL stays valid, in seconds.
     pub download_url_ttl_secs: u64,
+    /// Longest accepted video, in seconds.
+    pub max_video_secs: u64,
+    /// Largest accepted video frame, long side in pixels (3840 for 4K).
+    pub max_video_long_side: u32,
+    /// Largest accepted video frame, short side in pixels (2160 for 4K).
+    pub max_video_short_side: u32,
+    /// x264 preset of video renditions (`ultrafast` … `veryslow`).
+    pub video_preset: String,
+    /// x264 constant rate factor of video renditions (0–51, lower is better).
+    pub video_crf: u8,
+    /// AAC bit rate of video renditions, in kb/s.
+    pub video_audio_kbps: u32,
+    /// Also make a 1080p rendition beside the 720p one.
+    pub video_1080p: bool,
+    /// Threads of each video decoder and encoder (0: FFmpeg picks from the CPU count).
+    pub video_threads: u32,
+    /// Directory for the temporary files of video jobs (the system's temp directory when unset).
+    pub temp_dir: Option<std::path::PathBuf>,
 }
+
+/// x264's presets, fastest first.
+pub const X264_PRESETS: [&str; 10] = [
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+];
 
 impl Default for MediaSettings {
     fn default() -> Self {
@@ -35,6 +67,15 @@ impl Default for MediaSettings {
             webp_quality: 80,
             upload_url_ttl_secs: 15 * 60,
             download_url_ttl_secs: 60 * 60,
+            max_video_secs: 180,
+            max_video_long_side: 3840,
+            max_video_short_side: 2160,
+            video_preset: "veryfast".to_owned(),
+            video_crf: 23,
+            video_audio_kbps: 128,
+            video_1080p: false,
+            video_threads: 0,
+            temp_dir: None,
         }
     }
 }

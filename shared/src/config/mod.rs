@@ -17,7 +17,7 @@ mod payout;
 pub use categorize::{CategorizeProvider, CategorizeSettings, OpenAiSettings};
 pub use kinds::{KindSettings, KindsSettings};
 pub use load::ConfigError;
-pub use media::MediaSettings;
+pub use media::{MediaSettings, X264_PRESETS};
 pub use payout::{PayoutProvider, PayoutSettings};
 
 use serde::{Deserialize, Serialize};

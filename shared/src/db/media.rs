@@ -50,7 +50,7 @@ pub struct StoredVariant {
     pub width: u32,
     /// Height in pixels.
     pub height: u32,
-    /// `jpeg` or `webp`.
+    /// `jpeg`, `webp` or `mp4`.
     pub format: String,
     /// Size in bytes.
     pub bytes: u64,
@@ -87,6 +87,8 @@ pub struct MediaRecord {
     pub width: Option<i32>,
     /// Upright height.
     pub height: Option<i32>,
+    /// Duration of a video, in milliseconds.
+    pub duration_ms: Option<i64>,
     /// Variants made.
     pub variants: Vec<StoredVariant>,
     /// BlurHash placeholder.
@@ -133,6 +135,8 @@ pub struct MediaResult {
     pub width: i32,
     /// Upright height.
     pub height: i32,
+    /// Duration of a video, in milliseconds.
+    pub duration_ms: Option<i64>,
     /// Variants.
     pub variants: Vec<StoredVariant>,
     /// BlurHash.
@@ -157,6 +161,7 @@ struct Row {
     format: Option<String>,
     width: Option<i32>,
     height: Option<i32>,
+    duration_ms: Option<i64>,
     variants: Option<String>,
     blurhash: Option<String>,
     thumbhash: Option<String>,
@@ -166,7 +171,7 @@ struct Row {
 }
 
 const COLUMNS: &str = "id, seller_id, user_id, purpose, status, content_type, size_bytes, filename, source_key, \
-    source_sha256, job_id, format, width, height, variants, blurhash, thumbhash, error, created_at, updated_at";
+    source_sha256, job_id, format, width, height, duration_ms, variants, blurhash, thumbhash, error, created_at, updated_at";
 
 impl From<Row> for MediaRecord {
     fn from(r: Row) -> Self {
@@ -185,6 +190,7 @@ impl From<Row> for MediaRecord {
             format: r.format,
             width: r.width,
             height: r.height,
+            duration_ms: r.duration_ms,
             variants: r
                 .variants
                 .and_then(|v| serde_json::from_str(&v).ok())
@@ -270,7 +276,7 @@ impl Db {
         let variants = serde_json::to_string(&result.variants).unwrap_or_else(|_| "[]".to_owned());
         on_pool!(self, pool => sqlx::query(
             "UPDATE media SET status = $1, source_sha256 = $2, format = $3, width = $4, height = $5, variants = $6, \
-             blurhash = $7, thumbhash = $8, error = NULL, updated_at = $9 WHERE id = $10",
+             blurhash = $7, thumbhash = $8, duration_ms = $9, error = NULL, updated_at = $10 WHERE id = $11",
         )
         .bind(MediaStatus::Ready.as_str())
         .bind(&result.source_sha256)
@@ -280,6 +286,7 @@ impl Db {
         .bind(variants)
         .bind(&result.blurhash)
         .bind(&result.thumbhash)
+        .bind(result.duration_ms)
         .bind(now_ms())
         .bind(id)
         .execute(pool)

@@ -1,9 +1,11 @@
 //! The `media` worker kind: turns uploaded photos into small, upright,
-//! metadata-free variants.
+//! metadata-free variants, and videos into H.264/AAC MP4 renditions with a poster.
 
 mod error;
 mod handler;
 pub mod image;
+mod source;
+pub mod video;
 
 pub use error::MediaError;
 pub use handler::ProcessMediaHandler;

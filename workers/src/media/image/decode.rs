@@ -1,7 +1,7 @@
 //! Decoding to sRGB [`Pixels`]: JPEG through libjpeg-turbo with shrink-on-load
 //! (the DCT scales to the smallest size still at least as large as needed),
 //! PNG, WebP and GIF (first frame) through the `image` crate under memory
-//! limits; embedded ICC profiles are applied.
+//! limits, HEIC and AVIF through libheif; embedded ICC profiles are applied.
 
 use super::{ImageFormat, Pixels, Sniffed, color, jpeg_segments::jpeg_segments};
 use crate::media::MediaError;
@@ -93,7 +93,7 @@ fn has_adobe_marker(bytes: &[u8]) -> bool {
     jpeg_segments(bytes).any(|(marker, payload)| marker == 0xEE && payload.starts_with(b"Adobe"))
 }
 
-/// Decodes PNG, WebP and GIF, returning the pixels and any embedded ICC profile.
+/// Decodes PNG, WebP, GIF, HEIC and AVIF, returning the pixels and any embedded ICC profile.
 fn decode_other(
     bytes: &[u8],
     format: ImageFormat,
@@ -105,6 +105,9 @@ fn decode_other(
         ImageFormat::Webp => image::ImageFormat::WebP,
         ImageFormat::Gif => image::ImageFormat::Gif,
         ImageFormat::Jpeg => return Ok((decode_jpeg(bytes, u32::MAX)?, None)),
+        heif @ (ImageFormat::Heic | ImageFormat::Avif) => {
+            return super::heif::decode(bytes, heif.as_str());
+        }
     };
     let reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
     let mut limits = image::Limits::default();

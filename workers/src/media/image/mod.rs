@@ -13,6 +13,7 @@
 mod color;
 mod decode;
 mod encode;
+mod heif;
 mod jpeg_segments;
 mod orient;
 mod pixels;
@@ -111,29 +112,19 @@ pub fn ladder(sizes: &[u32], long: u32) -> Vec<(String, u32)> {
     out
 }
 
-/// Runs the whole pipeline on an uploaded image.
-pub fn process(
-    bytes: &[u8],
+/// Resizes upright pixels to each of `rungs` and encodes every size in every format, smallest
+/// first; also computes the placeholders.
+pub fn variants_of(
+    upright: &Pixels,
+    rungs: &[(String, u32)],
     settings: &ImageSettings,
     resizer: &mut fast_image_resize::Resizer,
-) -> Result<ProcessedImage, MediaError> {
-    let sniffed = sniff(bytes, settings.max_pixels)?;
-    let long = sniffed.width.max(sniffed.height);
-    let rungs = ladder(&settings.sizes, long);
-    let largest = rungs.last().map_or(long, |(_, size)| *size);
-    let decoded = decode(bytes, &sniffed, largest)?;
-    let orientation = exif_orientation(bytes);
-    let upright = apply_orientation(decoded, orientation);
-    let (width, height) = if orientation >= 5 {
-        (sniffed.height, sniffed.width)
-    } else {
-        (sniffed.width, sniffed.height)
-    };
-    let placeholders = placeholders(resizer, &upright)?;
+) -> Result<(Vec<Variant>, Placeholders), MediaError> {
+    let placeholders = placeholders(resizer, upright)?;
     let mut variants = Vec::with_capacity(rungs.len() * settings.formats.len());
     for (name, size) in rungs {
-        let (w, h) = fit(upright.width, upright.height, size);
-        let resized = resize(resizer, &upright, w, h)?;
+        let (w, h) = fit(upright.width, upright.height, *size);
+        let resized = resize(resizer, upright, w, h)?;
         for &format in &settings.formats {
             let quality = match format {
                 OutputFormat::Jpeg => settings.jpeg_quality,
@@ -149,6 +140,33 @@ pub fn process(
             });
         }
     }
+    Ok((variants, placeholders))
+}
+
+/// Runs the whole pipeline on an uploaded image.
+pub fn process(
+    bytes: &[u8],
+    settings: &ImageSettings,
+    resizer: &mut fast_image_resize::Resizer,
+) -> Result<ProcessedImage, MediaError> {
+    let sniffed = sniff(bytes, settings.max_pixels)?;
+    let long = sniffed.width.max(sniffed.height);
+    let rungs = ladder(&settings.sizes, long);
+    let largest = rungs.last().map_or(long, |(_, size)| *size);
+    let decoded = decode(bytes, &sniffed, largest)?;
+    // libheif has already applied the HEIF container's rotation; its EXIF copy must not apply twice.
+    let orientation = if sniffed.format.is_heif() {
+        1
+    } else {
+        exif_orientation(bytes)
+    };
+    let upright = apply_orientation(decoded, orientation);
+    let (width, height) = if orientation >= 5 {
+        (sniffed.height, sniffed.width)
+    } else {
+        (sniffed.width, sniffed.height)
+    };
+    let (variants, placeholders) = variants_of(&upright, &rungs, settings, resizer)?;
     Ok(ProcessedImage {
         format: sniffed.format,
         width,

@@ -15,6 +15,10 @@ pub enum ImageFormat {
     Webp,
     /// GIF (first frame only).
     Gif,
+    /// HEIC (HEIF with HEVC, as iPhones save photos).
+    Heic,
+    /// AVIF (HEIF with AV1).
+    Avif,
 }
 
 impl ImageFormat {
@@ -25,7 +29,14 @@ impl ImageFormat {
             ImageFormat::Png => "png",
             ImageFormat::Webp => "webp",
             ImageFormat::Gif => "gif",
+            ImageFormat::Heic => "heic",
+            ImageFormat::Avif => "avif",
         }
+    }
+
+    /// Whether the format is in the HEIF family (decoded by libheif, oriented by its container).
+    pub fn is_heif(self) -> bool {
+        matches!(self, ImageFormat::Heic | ImageFormat::Avif)
     }
 }
 
@@ -62,30 +73,56 @@ pub fn format_of(bytes: &[u8]) -> Result<ImageFormat, MediaError> {
             b'P',
             ..,
         ] => Ok(ImageFormat::Webp),
-        [_, _, _, _, b'f', b't', b'y', b'p', brand @ ..] if brand.len() >= 4 => {
-            let brand = String::from_utf8_lossy(&brand[..4]).into_owned();
-            let what = match brand.as_str() {
-                "heic" | "heix" | "hevc" | "mif1" | "msf1" => "HEIC/HEIF images",
-                "avif" | "avis" => "AVIF images",
-                _ => "this ISO media file (upload it as a listing_video if it is a video)",
-            };
-            Err(MediaError::Unsupported(format!(
-                "{what} are not accepted yet (brand `{brand}`); upload JPEG, PNG, WebP or GIF"
-            )))
-        }
+        [_, _, _, _, b'f', b't', b'y', b'p', _, _, _, _, ..] => heif_brand(bytes),
         _ => Err(MediaError::Unsupported(
-            "not a JPEG, PNG, WebP or GIF image (checked by content, not by name)".to_owned(),
+            "not a JPEG, PNG, WebP, GIF, HEIC or AVIF image (checked by content, not by name)"
+                .to_owned(),
         )),
     }
+}
+
+/// HEIC or AVIF from an ISO media file's `ftyp` box: its major brand, or for the generic HEIF
+/// brands (`mif1`, `msf1`) its compatible brands; other ISO media (MP4, MOV) is refused.
+fn heif_brand(bytes: &[u8]) -> Result<ImageFormat, MediaError> {
+    let size = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
+    let ftyp = &bytes[..size.clamp(12, 256).min(bytes.len())];
+    let major = &ftyp[8..12];
+    // Compatible brands follow the major brand and its 4-byte minor version.
+    let compatible: Vec<&[u8]> = ftyp.get(16..).unwrap_or_default().chunks_exact(4).collect();
+    let is = |brands: &[&[u8]]| brands.contains(&major);
+    let lists = |brand: &[u8]| compatible.contains(&brand);
+    if is(&[b"avif", b"avis"]) {
+        return Ok(ImageFormat::Avif);
+    }
+    if is(&[
+        b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs",
+    ]) {
+        return Ok(ImageFormat::Heic);
+    }
+    if is(&[b"mif1", b"msf1"]) {
+        if lists(b"avif") || lists(b"avis") {
+            return Ok(ImageFormat::Avif);
+        }
+        return Ok(ImageFormat::Heic);
+    }
+    Err(MediaError::Unsupported(format!(
+        "this ISO media file (brand `{}`) is not an image; upload it as a listing_video if it is a video",
+        String::from_utf8_lossy(major)
+    )))
 }
 
 /// Sniffs the format and reads the header dimensions, refusing images above `max_pixels`.
 pub fn sniff(bytes: &[u8], max_pixels: u64) -> Result<Sniffed, MediaError> {
     let format = format_of(bytes)?;
-    let size = imagesize::blob_size(bytes).map_err(|e| {
-        MediaError::Invalid(format!("cannot read the {} header: {e}", format.as_str()))
-    })?;
-    let (width, height) = (size.width as u64, size.height as u64);
+    let (width, height) = if format.is_heif() {
+        let (w, h) = super::heif::header(bytes, format.as_str())?;
+        (u64::from(w), u64::from(h))
+    } else {
+        let size = imagesize::blob_size(bytes).map_err(|e| {
+            MediaError::Invalid(format!("cannot read the {} header: {e}", format.as_str()))
+        })?;
+        (size.width as u64, size.height as u64)
+    };
     if width == 0 || height == 0 {
         return Err(MediaError::Invalid(format!(
             "the header says {width}x{height}"
@@ -132,9 +169,21 @@ mod tests {
             format_of(b"hello, I am a .jpg"),
             Err(MediaError::Unsupported(_))
         ));
-        let heic = b"\0\0\0\x18ftypheic\0\0\0\0";
-        let err = format_of(heic).unwrap_err().to_string();
-        assert!(err.contains("HEIC"), "{err}");
+        assert_eq!(
+            format_of(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic").unwrap(),
+            ImageFormat::Heic
+        );
+        assert_eq!(
+            format_of(b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf").unwrap(),
+            ImageFormat::Avif
+        );
+        assert_eq!(
+            format_of(b"\0\0\0\x18ftypmif1\0\0\0\0mif1avif").unwrap(),
+            ImageFormat::Avif
+        );
+        let mp4 = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2";
+        let err = format_of(mp4).unwrap_err().to_string();
+        assert!(err.contains("listing_video"), "{err}");
     }
 
     #[test]

@@ -1,0 +1,65 @@
+//! HEIC and AVIF (the HEIF family) through Debian's libheif: dimensions from
+//! the container's header, then decoding to upright RGB(A). libheif applies
+//! the container's rotation and mirroring (`irot`, `imir`) itself, so the EXIF
+//! orientation of these files is ignored.
+
+use super::Pixels;
+use crate::media::MediaError;
+use libheif_rs::{ColorSpace, HeifContext, LibHeif, RgbChroma};
+
+fn invalid(what: &str, e: impl std::fmt::Display) -> MediaError {
+    MediaError::Invalid(format!("cannot read the {what} image: {e}"))
+}
+
+/// Width and height of the primary image as shown (after rotation), read from the container
+/// without decoding any pixel.
+pub fn header(bytes: &[u8], what: &str) -> Result<(u32, u32), MediaError> {
+    let context = HeifContext::read_from_bytes(bytes).map_err(|e| invalid(what, e))?;
+    let handle = context
+        .primary_image_handle()
+        .map_err(|e| invalid(what, e))?;
+    Ok((handle.width(), handle.height()))
+}
+
+/// Decodes the primary image to 8-bit RGB (RGBA when it has alpha), upright; also returns its
+/// ICC profile, if it carries one.
+pub fn decode(bytes: &[u8], what: &str) -> Result<(Pixels, Option<Vec<u8>>), MediaError> {
+    let lib = LibHeif::new();
+    let context = HeifContext::read_from_bytes(bytes).map_err(|e| invalid(what, e))?;
+    let handle = context
+        .primary_image_handle()
+        .map_err(|e| invalid(what, e))?;
+    let alpha = handle.has_alpha_channel();
+    let (chroma, channels) = if alpha {
+        (RgbChroma::Rgba, 4u8)
+    } else {
+        (RgbChroma::Rgb, 3u8)
+    };
+    let image = lib
+        .decode(&handle, ColorSpace::Rgb(chroma), None)
+        .map_err(|e| invalid(what, e))?;
+    let planes = image.planes();
+    let plane = planes
+        .interleaved
+        .ok_or_else(|| MediaError::Processing("libheif returned no RGB plane".to_owned()))?;
+    let (width, height) = (plane.width, plane.height);
+    let row = width as usize * usize::from(channels);
+    let mut data = Vec::with_capacity(row * height as usize);
+    for y in 0..height as usize {
+        let line = plane
+            .data
+            .get(y * plane.stride..y * plane.stride + row)
+            .ok_or_else(|| MediaError::Processing("libheif returned a short plane".to_owned()))?;
+        data.extend_from_slice(line);
+    }
+    let icc = handle.color_profile_raw().map(|p| p.data);
+    Ok((
+        Pixels {
+            width,
+            height,
+            channels,
+            data,
+        },
+        icc,
+    ))
+}
