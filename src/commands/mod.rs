@@ -6,4 +6,5 @@ pub mod dev;
 pub mod keys;
 pub mod migrate;
 pub mod queues;
+pub mod supervise;
 pub mod worker;

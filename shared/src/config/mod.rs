@@ -12,11 +12,13 @@ mod kinds;
 mod load;
 mod media;
 mod payout;
+mod supervise;
 
 pub use kinds::{KindSettings, KindsSettings};
 pub use load::ConfigError;
 pub use media::MediaSettings;
 pub use payout::PayoutSettings;
+pub use supervise::SuperviseSettings;
 
 use serde::{Deserialize, Serialize};
 use std::{net::SocketAddr, path::PathBuf};
@@ -61,6 +63,8 @@ pub struct Config {
     pub media: MediaSettings,
     /// Ledger and payouts: fees, hold period, minimum payouts.
     pub payout: PayoutSettings,
+    /// The local autoscaler, `fleet supervise`.
+    pub supervise: SuperviseSettings,
 }
 
 impl Default for Config {
@@ -84,6 +88,7 @@ impl Default for Config {
             jwt: JwtSettings::default(),
             media: MediaSettings::default(),
             payout: PayoutSettings::default(),
+            supervise: SuperviseSettings::default(),
         }
     }
 }
