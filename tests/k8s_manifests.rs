@@ -13,7 +13,9 @@ fn python() -> String {
 
 /// Runs check.py in `dir` against the default configuration; returns (success, output).
 fn check(dir: &Path) -> (bool, String) {
-    let config = std::env::temp_dir().join(fleet_testkit::unique("fleet-config-")).with_extension("json");
+    let config = std::env::temp_dir()
+        .join(fleet_testkit::unique("fleet-config-"))
+        .with_extension("json");
     std::fs::write(
         &config,
         serde_json::to_vec(&fleet_shared::Config::default()).unwrap(),
@@ -70,10 +72,22 @@ fn broken_manifests_are_reported() {
     };
     // A typo in a Kubernetes field, a KEDA field of the wrong type, a threshold
     // that is not the configured rule, and a grace period shorter than the drain.
-    edit("api.yaml", "enableServiceLinks: false", "enableServiceLink: false");
-    edit("keda.yaml", "pollingInterval: 15", "pollingInterval: \"15\"");
+    edit(
+        "api.yaml",
+        "enableServiceLinks: false",
+        "enableServiceLink: false",
+    );
+    edit(
+        "keda.yaml",
+        "pollingInterval: 15",
+        "pollingInterval: \"15\"",
+    );
     edit("keda.yaml", "threshold: \"50\"", "threshold: \"75\"");
-    edit("workers.yaml", "terminationGracePeriodSeconds: 40", "terminationGracePeriodSeconds: 20");
+    edit(
+        "workers.yaml",
+        "terminationGracePeriodSeconds: 40",
+        "terminationGracePeriodSeconds: 20",
+    );
     let (ok, text) = check(&dir);
     let _ = std::fs::remove_dir_all(&dir);
     assert!(!ok, "{text}");

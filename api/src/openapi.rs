@@ -1,6 +1,6 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
-use crate::routes::{blobs, health, jobs, media, metrics, ops, orders, sellers};
+use crate::routes::{blobs, dashboard, health, jobs, media, metrics, ops, orders, sellers};
 use axum::Json;
 use utoipa::{
     Modify, OpenApi,
@@ -17,6 +17,7 @@ use utoipa::{
         media::create_upload, media::complete_upload, media::get_media, media::delete_media,
         blobs::download, blobs::upload,
         ops::list_queues, ops::list_dead, ops::retry_dead, ops::retry_all_dead, ops::purge_dead, ops::purge_all_dead,
+        dashboard::page, dashboard::script, dashboard::style,
         orders::post_event, sellers::balance, sellers::ledger,
     ),
     modifiers(&BearerAuth),

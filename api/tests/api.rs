@@ -684,6 +684,9 @@ async fn metrics_and_openapi() {
         ("post", "/v1/orders/events"),
         ("get", "/v1/sellers/{id}/balance"),
         ("get", "/v1/sellers/{id}/ledger"),
+        ("get", "/ops"),
+        ("get", "/ops/app.js"),
+        ("get", "/ops/app.css"),
     ];
     for (method, path) in served {
         assert!(

@@ -1,6 +1,7 @@
 //! The route table, built in one place from one function per resource module.
 
 pub mod blobs;
+pub mod dashboard;
 pub mod health;
 pub mod jobs;
 pub mod media;
@@ -28,6 +29,7 @@ pub fn public() -> Router<AppState> {
         .merge(health::router())
         .merge(blobs::router())
         .merge(metrics::router())
+        .merge(dashboard::router())
 }
 
 /// Renders a millisecond timestamp as RFC 3339.
