@@ -36,8 +36,10 @@ enum Command {
     Worker(commands::worker::Args),
     /// Apply database migrations (safe to run again).
     Migrate,
-    /// Show every queue: waiting, scheduled, in flight, dead, oldest waiting age.
+    /// Show every queue: waiting, scheduled, in flight, dead, oldest waiting age, rates, durations, scaling.
     Queues(commands::queues::Args),
+    /// Run worker processes per kind, adding and stopping them as queue depth changes (one-VM autoscaler).
+    Supervise(commands::supervise::Args),
     /// Manage API keys.
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
@@ -57,6 +59,7 @@ async fn main() -> std::process::ExitCode {
         Command::Worker(args) => commands::worker::run(cli.config.as_deref(), args).await,
         Command::Migrate => commands::migrate::run(cli.config.as_deref()).await,
         Command::Queues(args) => commands::queues::run(cli.config.as_deref(), args).await,
+        Command::Supervise(args) => commands::supervise::run(cli.config.as_deref(), args).await,
         Command::Keys(cmd) => commands::keys::run(cli.config.as_deref(), cmd).await,
         Command::Config => commands::config::run(cli.config.as_deref()),
         Command::Eval(cmd) => commands::eval::run(cli.config.as_deref(), cmd).await,

@@ -316,3 +316,31 @@ async fn worker_process_serves_its_metrics_and_drains_on_sigterm() {
     .await;
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn queues_watch_redraws_in_place() {
+    let dir = temp_dir();
+    assert!(fleet(&dir, &["migrate"], &[]).status.success());
+    let out = fleet(&dir, &["queues"], &[]);
+    let once = text(&out);
+    for column in ["processed/min", "p95", "live workers", "recommended"] {
+        assert!(once.contains(column), "{column} in {once}");
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fleet"))
+        .args(["queues", "--watch", "1"])
+        .env("FLEET_DATA_DIR", &dir)
+        .env("FLEET_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2_500));
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    // Cleared once, then every frame starts at the top-left corner and clears what it leaves below.
+    assert_eq!(screen.matches("\x1b[2J").count(), 1, "{screen:?}");
+    assert!(screen.matches("\x1b[H").count() >= 2, "{screen:?}");
+    assert!(screen.contains("\x1b[J"));
+    assert!(screen.contains("every 1s; Ctrl-C to stop"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -3,6 +3,7 @@
 use crate::routes::{
     blobs, health, jobs, media, metrics, ops, orders, payouts, sellers, stripe, taxonomy,
 };
+use crate::routes::{blobs, dashboard, health, jobs, media, metrics, ops, orders, sellers};
 use axum::Json;
 use utoipa::{
     Modify, OpenApi,
@@ -19,6 +20,7 @@ use utoipa::{
         media::create_upload, media::complete_upload, media::get_media, media::delete_media,
         blobs::download, blobs::upload,
         ops::list_queues, ops::list_dead, ops::retry_dead, ops::retry_all_dead, ops::purge_dead, ops::purge_all_dead,
+        dashboard::page, dashboard::script, dashboard::style,
         orders::post_event, sellers::balance, sellers::ledger,
         payouts::seller_payouts, payouts::request_payout, payouts::get_destination, payouts::put_destination,
         payouts::ops_payouts, payouts::list_runs, payouts::start_run, payouts::get_run,

@@ -613,10 +613,44 @@ async fn metrics_and_openapi() {
         .await
         .unwrap();
     assert!(
-        text.contains("fleet_queue_waiting{queue=\"media\"} 1"),
+        text.contains("fleet_queue_waiting{queue=\"media\",kind=\"media\"} 1"),
         "{text}"
     );
-    assert!(text.contains("fleet_queue_dead{queue=\"payout\"} 0"));
+    assert!(text.contains("fleet_queue_dead{queue=\"payout\",kind=\"payout\"} 0"));
+    // /metrics and GET /v1/ops/queues render the same report.
+    let report: Value = api
+        .get(&api.ops, "/v1/ops/queues")
+        .await
+        .json()
+        .await
+        .unwrap();
+    for q in report["queues"].as_array().unwrap() {
+        let labels = format!(
+            "{{queue=\"{}\",kind=\"{}\"}}",
+            q["queue"].as_str().unwrap(),
+            q["kind"].as_str().unwrap()
+        );
+        for (metric, field) in [
+            ("fleet_queue_waiting", "waiting"),
+            ("fleet_queue_in_flight", "in_flight"),
+            ("fleet_queue_processed_per_minute", "processed_per_min"),
+            ("fleet_queue_live_workers", "live_workers"),
+            ("fleet_queue_recommended_replicas", "recommended_replicas"),
+        ] {
+            let line = format!("{metric}{labels} {}", q[field]);
+            assert!(text.contains(&line), "{line} not in {text}");
+        }
+    }
+    let media = &report["kinds"][0];
+    assert_eq!(
+        (
+            media["kind"].as_str(),
+            media["waiting"].as_u64(),
+            media["recommended_replicas"].as_u64()
+        ),
+        (Some("media"), Some(1), Some(1))
+    );
+    assert!(text.contains("fleet_kind_recommended_replicas{kind=\"media\"} 1"));
 
     let doc: Value = api
         .http
@@ -665,6 +699,9 @@ async fn metrics_and_openapi() {
         ("get", "/v1/ops/payouts/reconciliations/{id}"),
         ("post", "/v1/webhooks/stripe"),
         ("get", "/v1/taxonomy/categories"),
+        ("get", "/ops"),
+        ("get", "/ops/app.js"),
+        ("get", "/ops/app.css"),
     ];
     for (method, path) in served {
         assert!(

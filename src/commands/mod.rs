@@ -7,4 +7,5 @@ pub mod eval;
 pub mod keys;
 pub mod migrate;
 pub mod queues;
+pub mod supervise;
 pub mod worker;

@@ -1,8 +1,8 @@
 //! `fleet queues`: a table of every queue.
 
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use fleet_shared::Queues;
-use std::{path::Path, time::Duration};
+use fleet_shared::queue::OpsReport;
+use std::{io::Write, path::Path, time::Duration};
 
 /// Display options.
 #[derive(Debug, clap::Args)]
@@ -17,15 +17,27 @@ pub async fn run(file: Option<&Path>, args: Args) -> anyhow::Result<()> {
     let config = crate::start::config(file)?;
     let db = crate::start::database(&config).await?;
     let queues = crate::start::queues(&config, db).await?;
+    if args.watch.is_some() {
+        print!("\x1b[2J");
+    }
     loop {
-        let table = table(&queues).await?;
-        if args.watch.is_some() {
-            print!("\x1b[2J\x1b[H");
-        }
-        println!("{table}");
+        let report = fleet_shared::queue::report(&queues, &config.kinds).await?;
+        let text = render(&report);
         let Some(secs) = args.watch else {
+            println!("{text}");
             return Ok(());
         };
+        // Home, draw over the previous frame line by line, clear what is left below.
+        let mut frame = String::from("\x1b[H");
+        for line in text.lines() {
+            frame.push_str(line);
+            frame.push_str("\x1b[K\n");
+        }
+        frame.push_str(&format!("every {secs}s; Ctrl-C to stop\x1b[K\n\x1b[J"));
+        let mut out = std::io::stdout().lock();
+        out.write_all(frame.as_bytes())?;
+        out.flush()?;
+        drop(out);
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(secs.max(1))) => {}
             _ = tokio::signal::ctrl_c() => return Ok(()),
@@ -33,9 +45,10 @@ pub async fn run(file: Option<&Path>, args: Args) -> anyhow::Result<()> {
     }
 }
 
-async fn table(queues: &Queues) -> anyhow::Result<Table> {
-    let mut table = Table::new();
-    table.load_preset(UTF8_FULL_CONDENSED).set_header([
+/// The queue table and the per-kind scaling table.
+fn render(report: &OpsReport) -> String {
+    let mut queues = Table::new();
+    queues.load_preset(UTF8_FULL_CONDENSED).set_header([
         "queue",
         "kind",
         "waiting",
@@ -43,29 +56,68 @@ async fn table(queues: &Queues) -> anyhow::Result<Table> {
         "in flight",
         "dead",
         "oldest waiting",
+        "processed/min",
+        "failed/min",
+        "p50",
+        "p95",
         "processed",
         "failed",
     ]);
-    for queue in fleet_jobs::queues::ALL {
-        let s = queues.stats(queue).await?;
-        let kind = fleet_jobs::WorkerKind::of_queue(queue)
-            .map(|k| k.to_string())
-            .unwrap_or_default();
-        table.add_row([
-            queue.to_owned(),
-            kind,
-            s.waiting.to_string(),
-            s.scheduled.to_string(),
-            s.in_flight.to_string(),
-            s.dead.to_string(),
-            s.oldest_waiting_ms
-                .map(age)
+    for q in &report.queues {
+        queues.add_row([
+            q.queue.clone(),
+            q.kind.clone(),
+            q.waiting.to_string(),
+            q.scheduled.to_string(),
+            q.in_flight.to_string(),
+            q.dead.to_string(),
+            q.oldest_waiting_secs
+                .map(|s| age((s * 1000.0) as u64))
                 .unwrap_or_else(|| "-".to_owned()),
-            s.processed.to_string(),
-            s.failed.to_string(),
+            q.processed_per_min.to_string(),
+            q.failed_per_min.to_string(),
+            q.duration_p50_ms
+                .map(millis)
+                .unwrap_or_else(|| "-".to_owned()),
+            q.duration_p95_ms
+                .map(millis)
+                .unwrap_or_else(|| "-".to_owned()),
+            q.processed.to_string(),
+            q.failed.to_string(),
         ]);
     }
-    Ok(table)
+    let mut kinds = Table::new();
+    kinds.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "kind",
+        "waiting",
+        "in flight",
+        "live workers",
+        "recommended",
+        "target/replica",
+        "min",
+        "max",
+    ]);
+    for k in &report.kinds {
+        kinds.add_row([
+            k.kind.clone(),
+            k.waiting.to_string(),
+            k.in_flight.to_string(),
+            k.live_workers.to_string(),
+            k.recommended_replicas.to_string(),
+            k.target_per_replica.to_string(),
+            k.min_replicas.to_string(),
+            k.max_replicas.to_string(),
+        ]);
+    }
+    format!("{queues}\n{kinds}")
+}
+
+fn millis(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else {
+        age(ms)
+    }
 }
 
 fn age(ms: u64) -> String {

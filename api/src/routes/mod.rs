@@ -1,6 +1,7 @@
 //! The route table, built in one place from one function per resource module.
 
 pub mod blobs;
+pub mod dashboard;
 pub mod health;
 pub mod jobs;
 pub mod media;
@@ -34,6 +35,7 @@ pub fn public() -> Router<AppState> {
         .merge(blobs::router())
         .merge(metrics::router())
         .merge(stripe::router())
+        .merge(dashboard::router())
 }
 
 /// Renders a millisecond timestamp as RFC 3339.

@@ -11,7 +11,7 @@ use axum::{
     extract::{Path, Query, State},
     routing::{delete, get, post},
 };
-use fleet_shared::{db::api_keys::Role, queue::QueueStats};
+use fleet_shared::{db::api_keys::Role, queue::OpsReport};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -26,52 +26,6 @@ pub fn router() -> Router<AppState> {
         .route("/v1/ops/queues/{queue}/dead/retry", post(retry_all_dead))
         .route("/v1/ops/queues/{queue}/dead/{id}/retry", post(retry_dead))
         .route("/v1/ops/queues/{queue}/dead/{id}", delete(purge_dead))
-}
-
-/// Figures of one queue.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct QueueView {
-    /// Queue name.
-    pub queue: String,
-    /// Worker kind that consumes it.
-    pub kind: Option<String>,
-    /// Due and not leased.
-    pub waiting: u64,
-    /// Due later (delayed jobs, retries in backoff).
-    pub scheduled: u64,
-    /// Leased by workers.
-    pub in_flight: u64,
-    /// Out of attempts.
-    pub dead: u64,
-    /// Seconds the oldest waiting job has been due.
-    pub oldest_waiting_secs: Option<f64>,
-    /// Attempts succeeded, ever.
-    pub processed: u64,
-    /// Attempts failed, ever.
-    pub failed: u64,
-}
-
-impl From<QueueStats> for QueueView {
-    fn from(s: QueueStats) -> Self {
-        QueueView {
-            kind: fleet_jobs::WorkerKind::of_queue(&s.queue).map(|k| k.to_string()),
-            queue: s.queue,
-            waiting: s.waiting,
-            scheduled: s.scheduled,
-            in_flight: s.in_flight,
-            dead: s.dead,
-            oldest_waiting_secs: s.oldest_waiting_ms.map(|ms| ms as f64 / 1000.0),
-            processed: s.processed,
-            failed: s.failed,
-        }
-    }
-}
-
-/// Every queue's figures.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct QueueList {
-    /// One entry per queue.
-    pub queues: Vec<QueueView>,
 }
 
 /// A page of dead jobs.
@@ -117,18 +71,17 @@ fn one_dead(count: usize, queue: &str, id: &str) -> ApiResult<Json<Affected>> {
     }
 }
 
-/// Every queue with waiting, scheduled, in-flight and dead counts and the oldest waiting age.
-#[utoipa::path(get, path = "/v1/ops/queues", tag = "ops", responses((status = 200, body = QueueList)), security(("bearer" = [])))]
+/// Every queue's figures (depth, oldest waiting age, rates, durations) and
+/// every worker kind's live workers and recommended replicas.
+#[utoipa::path(get, path = "/v1/ops/queues", tag = "ops", responses((status = 200, body = OpsReport)), security(("bearer" = [])))]
 pub async fn list_queues(
     State(state): State<AppState>,
     principal: Principal,
-) -> ApiResult<Json<QueueList>> {
+) -> ApiResult<Json<OpsReport>> {
     principal.require(&[Role::Ops])?;
-    let mut queues = Vec::new();
-    for queue in fleet_jobs::queues::ALL {
-        queues.push(QueueView::from(state.queues.stats(queue).await?));
-    }
-    Ok(Json(QueueList { queues }))
+    Ok(Json(
+        fleet_shared::queue::report(&state.queues, &state.config.kinds).await?,
+    ))
 }
 
 /// Dead jobs of a queue, oldest first.

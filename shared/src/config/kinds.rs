@@ -36,6 +36,16 @@ impl KindSettings {
             ..KindSettings::default()
         }
     }
+
+    /// These settings with the scaling rule `target` waiting jobs per replica, `min..=max` replicas.
+    fn scaled(self, target: u64, min: u32, max: u32) -> Self {
+        KindSettings {
+            target_per_replica: target,
+            min_replicas: min,
+            max_replicas: max,
+            ..self
+        }
+    }
 }
 
 impl Default for KindSettings {
@@ -73,11 +83,12 @@ pub struct KindsSettings {
 impl Default for KindsSettings {
     fn default() -> Self {
         KindsSettings {
-            media: KindSettings::with(2, 900, 5),
-            export: KindSettings::with(8, 600, 8),
-            notify: KindSettings::with(32, 120, 8),
-            categorize: KindSettings::with(4, 120, 5),
-            payout: KindSettings::with(4, 120, 10),
+            // Scaling defaults match deploy/k8s/keda.yaml (checked by a test).
+            media: KindSettings::with(2, 900, 5).scaled(50, 1, 20),
+            export: KindSettings::with(8, 600, 8).scaled(20, 0, 10),
+            notify: KindSettings::with(32, 120, 8).scaled(500, 1, 10),
+            categorize: KindSettings::with(4, 120, 5).scaled(100, 0, 10),
+            payout: KindSettings::with(4, 120, 10).scaled(50, 1, 10),
         }
     }
 }

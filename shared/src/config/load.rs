@@ -244,6 +244,12 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             check(value).map_err(|e| ConfigError::invalid(setting, e))?;
         }
     }
+    if config.supervise.interval_ms < 100 {
+        return Err(ConfigError::invalid(
+            "supervise.interval_ms",
+            "must be at least 100",
+        ));
+    }
     if config.payout.fee_percent_bps > 10_000 {
         return Err(ConfigError::invalid(
             "payout.fee_percent_bps",

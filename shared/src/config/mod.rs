@@ -13,12 +13,14 @@ mod kinds;
 mod load;
 mod media;
 mod payout;
+mod supervise;
 
 pub use categorize::{CategorizeProvider, CategorizeSettings, OpenAiSettings};
 pub use kinds::{KindSettings, KindsSettings};
 pub use load::ConfigError;
 pub use media::{MediaSettings, X264_PRESETS};
 pub use payout::{PayoutProvider, PayoutSettings};
+pub use supervise::SuperviseSettings;
 
 use serde::{Deserialize, Serialize};
 use std::{net::SocketAddr, path::PathBuf};
@@ -65,6 +67,8 @@ pub struct Config {
     pub payout: PayoutSettings,
     /// Listing categorization: provider, model files, apply threshold.
     pub categorize: CategorizeSettings,
+    /// The local autoscaler, `fleet supervise`.
+    pub supervise: SuperviseSettings,
 }
 
 impl Default for Config {
@@ -89,6 +93,7 @@ impl Default for Config {
             media: MediaSettings::default(),
             payout: PayoutSettings::default(),
             categorize: CategorizeSettings::default(),
+            supervise: SuperviseSettings::default(),
         }
     }
 }

@@ -127,6 +127,9 @@ pub struct Outcome {
     pub run_at: Option<i64>,
     /// When the attempt started (ms since epoch), if it did.
     pub started_at: Option<i64>,
+    /// How long the attempt ran, if it did (for the queue's duration percentiles).
+    #[serde(skip)]
+    pub duration_ms: Option<u64>,
 }
 
 impl Outcome {
@@ -144,6 +147,7 @@ impl Outcome {
             error,
             run_at,
             started_at: None,
+            duration_ms: None,
         }
     }
 

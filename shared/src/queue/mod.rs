@@ -6,10 +6,13 @@
 //! of due or lost jobs, so a backlog of any size drains one slice per poll.
 
 mod redis;
+pub mod report;
+pub mod scaling;
 mod sql;
 mod stats;
 
 pub use self::redis::RedisQueues;
+pub use report::{KindFigures, OpsReport, QueueFigures, report};
 pub use sql::SqlQueues;
 pub use stats::QueueStats;
 
@@ -198,6 +201,36 @@ impl Queues {
             q.forget(queue, &purged).await?;
         }
         Ok(purged.len())
+    }
+
+    /// Records that worker process `worker` running `kinds` is alive; forgets
+    /// processes of those kinds silent for longer than `live_for_ms`.
+    pub async fn worker_seen(
+        &self,
+        kinds: &[&str],
+        worker: &str,
+        live_for_ms: i64,
+    ) -> Result<(), QueueError> {
+        match self {
+            Queues::Redis(q) => q.worker_seen(kinds, worker, live_for_ms).await,
+            Queues::Sql(q) => q.worker_seen(kinds, worker, live_for_ms).await,
+        }
+    }
+
+    /// Forgets worker process `worker` (it stopped).
+    pub async fn worker_gone(&self, kinds: &[&str], worker: &str) -> Result<(), QueueError> {
+        match self {
+            Queues::Redis(q) => q.worker_gone(kinds, worker).await,
+            Queues::Sql(q) => q.worker_gone(kinds, worker).await,
+        }
+    }
+
+    /// Worker processes of `kind` heard from within `live_for_ms`.
+    pub async fn live_workers(&self, kind: &str, live_for_ms: i64) -> Result<u64, QueueError> {
+        match self {
+            Queues::Redis(q) => q.live_workers(kind, live_for_ms).await,
+            Queues::Sql(q) => q.live_workers(kind, live_for_ms).await,
+        }
     }
 
     /// Checks the queue backend answers.

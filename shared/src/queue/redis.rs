@@ -3,7 +3,10 @@
 //! Job status is written to the database before Redis changes, so a crash in
 //! between re-runs an attempt rather than losing its record.
 
-use super::{Enqueued, Leased, QueueError, QueueStats};
+use super::{
+    Enqueued, Leased, QueueError, QueueStats,
+    stats::{DURATION_SAMPLES, DURATION_WINDOW_MS, RATE_BUCKETS, p50_p95, per_minute, rate_bucket},
+};
 use crate::db::{
     Db,
     jobs::{JobRecord, NewJob, Outcome},
@@ -24,6 +27,13 @@ type StatsReply = (
     Option<u64>,
     Vec<(String, f64)>,
 );
+
+/// Seconds a rate bucket outlives its start: long enough to be read for a minute.
+const RATE_BUCKET_TTL_SECS: i64 = 120;
+/// Sorted set of live worker processes of a kind, scored by their last heartbeat.
+fn workers_key(kind: &str) -> String {
+    format!("fleet:workers:{kind}")
+}
 
 /// Most due or lost jobs one fetch moves; keeps every script call short.
 const STEP: usize = 1_000;
@@ -61,6 +71,8 @@ struct Keys {
     dead: String,
     processed: String,
     failed: String,
+    durations: String,
+    rate_prefix: String,
     job_prefix: String,
 }
 
@@ -74,6 +86,8 @@ impl Keys {
             dead: format!("{base}:dead"),
             processed: format!("{base}:processed"),
             failed: format!("{base}:failed"),
+            durations: format!("{base}:durations"),
+            rate_prefix: format!("{base}:rate:"),
             job_prefix: format!("{base}:job:"),
         }
     }
@@ -251,6 +265,7 @@ impl RedisQueues {
         self.db.record_outcomes(outcomes).await?;
         let keys = Keys::of(queue);
         let mut conn = self.conn.clone();
+        let now = now_ms();
         for chunk in outcomes.chunks(PUSH_CHUNK) {
             let mut call = self.scripts.finish.prepare_invoke();
             call.key(&keys.wait)
@@ -259,14 +274,19 @@ impl RedisQueues {
                 .key(&keys.dead)
                 .key(&keys.processed)
                 .key(&keys.failed)
+                .key(&keys.durations)
+                .key(format!("{}{}", keys.rate_prefix, rate_bucket(now)))
                 .arg(&keys.job_prefix)
-                .arg(now_ms());
+                .arg(now)
+                .arg(DURATION_SAMPLES)
+                .arg(RATE_BUCKET_TTL_SECS);
             for o in chunk {
                 call.arg(&o.id)
                     .arg(o.attempt)
                     .arg(o.status.as_str())
                     .arg(o.run_at.unwrap_or(0))
-                    .arg(o.error.as_deref().unwrap_or(""));
+                    .arg(o.error.as_deref().unwrap_or(""))
+                    .arg(o.duration_ms.map_or(-1, |d| d as i64));
             }
             let _: i64 = call.invoke_async(&mut conn).await?;
         }
@@ -344,7 +364,39 @@ impl RedisQueues {
                 oldest_ready = Some(oldest_ready.map_or(ready, |o| o.min(ready)));
             }
         }
+        let bucket = rate_bucket(now);
+        let mut pipe = redis::pipe();
+        for b in 0..RATE_BUCKETS as i64 {
+            pipe.hmget(format!("{}{}", keys.rate_prefix, bucket - b), &["p", "f"]);
+        }
+        pipe.lrange(&keys.durations, 0, DURATION_SAMPLES as isize - 1);
+        let mut replies: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
+        let samples: Vec<String> = match replies.pop() {
+            Some(v) => redis::from_redis_value(v).map_err(parsing)?,
+            None => Vec::new(),
+        };
+        let mut processed_buckets = Vec::with_capacity(RATE_BUCKETS);
+        let mut failed_buckets = Vec::with_capacity(RATE_BUCKETS);
+        for reply in replies {
+            let (p, f): (Option<u64>, Option<u64>) =
+                redis::from_redis_value(reply).map_err(parsing)?;
+            processed_buckets.push(p.unwrap_or(0));
+            failed_buckets.push(f.unwrap_or(0));
+        }
+        let durations: Vec<u64> = samples
+            .iter()
+            .filter_map(|s| {
+                let (at, ms) = s.split_once(':')?;
+                let at: i64 = at.parse().ok()?;
+                (now - at <= DURATION_WINDOW_MS).then(|| ms.parse().ok())?
+            })
+            .collect();
+        let (duration_p50_ms, duration_p95_ms) = p50_p95(durations);
         Ok(QueueStats {
+            processed_per_min: per_minute(now, &processed_buckets),
+            failed_per_min: per_minute(now, &failed_buckets),
+            duration_p50_ms,
+            duration_p95_ms,
             queue: queue.to_owned(),
             waiting: wait_len + sched_due,
             scheduled: sched_total - sched_due.min(sched_total),
@@ -355,6 +407,54 @@ impl RedisQueues {
             failed: failed.unwrap_or(0),
         })
     }
+}
+
+impl RedisQueues {
+    pub(super) async fn worker_seen(
+        &self,
+        kinds: &[&str],
+        worker: &str,
+        live_for_ms: i64,
+    ) -> Result<(), QueueError> {
+        let now = now_ms();
+        let mut pipe = redis::pipe();
+        for kind in kinds {
+            let key = workers_key(kind);
+            pipe.zadd(&key, worker, now)
+                .ignore()
+                .zrembyscore(&key, "-inf", now - live_for_ms)
+                .ignore();
+        }
+        let mut conn = self.conn.clone();
+        let () = pipe.query_async(&mut conn).await?;
+        Ok(())
+    }
+
+    pub(super) async fn worker_gone(&self, kinds: &[&str], worker: &str) -> Result<(), QueueError> {
+        let mut pipe = redis::pipe();
+        for kind in kinds {
+            pipe.zrem(workers_key(kind), worker).ignore();
+        }
+        let mut conn = self.conn.clone();
+        let () = pipe.query_async(&mut conn).await?;
+        Ok(())
+    }
+
+    pub(super) async fn live_workers(
+        &self,
+        kind: &str,
+        live_for_ms: i64,
+    ) -> Result<u64, QueueError> {
+        let mut conn = self.conn.clone();
+        let count: u64 = conn
+            .zcount(workers_key(kind), now_ms() - live_for_ms, "+inf")
+            .await?;
+        Ok(count)
+    }
+}
+
+fn parsing(err: redis::ParsingError) -> QueueError {
+    QueueError::Protocol(err.to_string())
 }
 
 fn lost_reason(attempt: i32) -> String {

@@ -1,7 +1,13 @@
 //! Queues in the SQL database (SQLite for `fleet dev`): the jobs table is the
 //! queue, so one row change moves a job and records its status.
 
-use super::{Enqueued, Leased, QueueError, QueueStats};
+use super::{
+    Enqueued, Leased, QueueError, QueueStats,
+    stats::{
+        DURATION_SAMPLES, DURATION_WINDOW_MS, RATE_BUCKET_MS, RATE_BUCKETS, p50_p95, per_minute,
+        rate_bucket,
+    },
+};
 use crate::db::{
     Db,
     jobs::{NewJob, Outcome},
@@ -22,6 +28,17 @@ type StatsRow = (
     Option<i64>,
     Option<i64>,
 );
+
+// The bucket width is written into the rate query.
+const _: () = assert!(RATE_BUCKET_MS == 10_000);
+
+/// Figures of a queue's recently finished attempts.
+struct Recent {
+    processed_per_min: u64,
+    failed_per_min: u64,
+    p50: Option<u64>,
+    p95: Option<u64>,
+}
 
 /// How often a queue is swept for jobs whose worker stopped sending heartbeats.
 const RECLAIM_EVERY_MS: i64 = 1_000;
@@ -172,12 +189,23 @@ impl SqlQueues {
             .collect();
         let counted = outcomes.iter().filter(|o| applied.contains(&o.id));
         let (mut processed, mut failed) = (0i64, 0i64);
+        let mut samples = Vec::new();
         for o in counted {
-            match o.status {
-                JobStatus::Succeeded => processed += 1,
-                JobStatus::Failed | JobStatus::Dead => failed += 1,
-                _ => {}
-            }
+            let is_failure = match o.status {
+                JobStatus::Succeeded => {
+                    processed += 1;
+                    0
+                }
+                JobStatus::Failed | JobStatus::Dead => {
+                    failed += 1;
+                    1
+                }
+                _ => continue,
+            };
+            samples.push(serde_json::json!({"f": is_failure, "d": o.duration_ms}));
+        }
+        if !samples.is_empty() {
+            self.record_samples(queue, &samples).await?;
         }
         if processed + failed > 0 {
             crate::db::on_pool!(&self.db, pool => sqlx::query(
@@ -194,6 +222,142 @@ impl SqlQueues {
             .map_err(crate::db::DbError::from))?;
         }
         Ok(())
+    }
+
+    /// Adds finished attempts to the recent samples and drops samples no figure reads any more.
+    async fn record_samples(
+        &self,
+        queue: &str,
+        samples: &[serde_json::Value],
+    ) -> Result<(), QueueError> {
+        let now = now_ms();
+        let json = serde_json::Value::Array(samples.to_vec()).to_string();
+        let oldest_kept = now - DURATION_WINDOW_MS.max(RATE_BUCKET_MS * RATE_BUCKETS as i64);
+        let insert = match self.db {
+            Db::Postgres(_) => {
+                "INSERT INTO queue_samples (queue, finished_at, failed, duration_ms) \
+                 SELECT $1, $2, (value ->> 'f')::int, (value ->> 'd')::bigint FROM jsonb_array_elements($3::jsonb)"
+            }
+            Db::Sqlite(_) => {
+                "INSERT INTO queue_samples (queue, finished_at, failed, duration_ms) \
+                 SELECT $1, $2, value ->> 'f', value ->> 'd' FROM json_each($3)"
+            }
+        };
+        crate::db::on_pool!(&self.db, pool => async {
+            sqlx::query(insert).bind(queue).bind(now).bind(&json).execute(pool).await?;
+            sqlx::query("DELETE FROM queue_samples WHERE queue = $1 AND finished_at < $2")
+                .bind(queue)
+                .bind(oldest_kept)
+                .execute(pool)
+                .await?;
+            Ok::<(), sqlx::Error>(())
+        }.await)
+        .map_err(crate::db::DbError::from)?;
+        Ok(())
+    }
+
+    /// Per-minute rates and duration percentiles from the recent samples.
+    async fn recent(&self, queue: &str, now: i64) -> Result<Recent, QueueError> {
+        let newest = rate_bucket(now);
+        let since = (newest - RATE_BUCKETS as i64 + 1) * RATE_BUCKET_MS;
+        let buckets: Vec<(i64, i64, i64)> = crate::db::on_pool!(&self.db, pool => sqlx::query_as(
+            "SELECT finished_at / 10000, CAST(SUM(1 - failed) AS BIGINT), CAST(SUM(failed) AS BIGINT) \
+             FROM queue_samples WHERE queue = $1 AND finished_at >= $2 GROUP BY 1",
+        )
+        .bind(queue)
+        .bind(since)
+        .fetch_all(pool)
+        .await
+        .map_err(crate::db::DbError::from))?;
+        let durations: Vec<i64> = crate::db::on_pool!(&self.db, pool => sqlx::query_scalar(
+            "SELECT duration_ms FROM queue_samples \
+             WHERE queue = $1 AND finished_at >= $2 AND duration_ms IS NOT NULL \
+             ORDER BY finished_at DESC LIMIT $3",
+        )
+        .bind(queue)
+        .bind(now - DURATION_WINDOW_MS)
+        .bind(DURATION_SAMPLES as i64)
+        .fetch_all(pool)
+        .await
+        .map_err(crate::db::DbError::from))?;
+        let mut processed = vec![0u64; RATE_BUCKETS];
+        let mut failed = vec![0u64; RATE_BUCKETS];
+        for (bucket, ok, bad) in buckets {
+            if let Ok(i) = usize::try_from(newest - bucket)
+                && i < RATE_BUCKETS
+            {
+                processed[i] += ok.max(0) as u64;
+                failed[i] += bad.max(0) as u64;
+            }
+        }
+        let (p50, p95) = p50_p95(durations.into_iter().map(|d| d.max(0) as u64).collect());
+        Ok(Recent {
+            processed_per_min: per_minute(now, &processed),
+            failed_per_min: per_minute(now, &failed),
+            p50,
+            p95,
+        })
+    }
+
+    pub(super) async fn worker_seen(
+        &self,
+        kinds: &[&str],
+        worker: &str,
+        live_for_ms: i64,
+    ) -> Result<(), QueueError> {
+        let now = now_ms();
+        for kind in kinds {
+            crate::db::on_pool!(&self.db, pool => async {
+                sqlx::query(
+                    "INSERT INTO worker_heartbeats (worker_id, kind, seen_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (worker_id, kind) DO UPDATE SET seen_at = excluded.seen_at",
+                )
+                .bind(worker)
+                .bind(*kind)
+                .bind(now)
+                .execute(pool)
+                .await?;
+                sqlx::query("DELETE FROM worker_heartbeats WHERE kind = $1 AND seen_at < $2")
+                    .bind(*kind)
+                    .bind(now - live_for_ms)
+                    .execute(pool)
+                    .await?;
+                Ok::<(), sqlx::Error>(())
+            }.await)
+            .map_err(crate::db::DbError::from)?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn worker_gone(&self, kinds: &[&str], worker: &str) -> Result<(), QueueError> {
+        for kind in kinds {
+            crate::db::on_pool!(&self.db, pool => sqlx::query(
+                "DELETE FROM worker_heartbeats WHERE worker_id = $1 AND kind = $2",
+            )
+            .bind(worker)
+            .bind(*kind)
+            .execute(pool)
+            .await
+            .map(|_| ())
+            .map_err(crate::db::DbError::from))?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn live_workers(
+        &self,
+        kind: &str,
+        live_for_ms: i64,
+    ) -> Result<u64, QueueError> {
+        let count: i64 = crate::db::on_pool!(&self.db, pool => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM worker_heartbeats WHERE kind = $1 AND seen_at >= $2",
+        )
+        .bind(kind)
+        .bind(now_ms() - live_for_ms)
+        .fetch_one(pool)
+        .await
+        .map_err(crate::db::DbError::from))?;
+        Ok(count.max(0) as u64)
     }
 
     pub(super) async fn stats(&self, queue: &str) -> Result<QueueStats, QueueError> {
@@ -221,7 +385,12 @@ impl SqlQueues {
         .map_err(crate::db::DbError::from))?;
         let count = |v: Option<i64>| v.unwrap_or(0).max(0) as u64;
         let (processed, failed) = counters.unwrap_or((0, 0));
+        let recent = self.recent(queue, now).await?;
         Ok(QueueStats {
+            processed_per_min: recent.processed_per_min,
+            failed_per_min: recent.failed_per_min,
+            duration_p50_ms: recent.p50,
+            duration_p95_ms: recent.p95,
             queue: queue.to_owned(),
             waiting: count(waiting),
             scheduled: count(scheduled),

@@ -64,6 +64,7 @@ where
             let elapsed = started.elapsed();
             let outcome = Outcome {
                 started_at: Some(started_at),
+                duration_ms: Some(elapsed.as_millis() as u64),
                 ..outcome_of(&lane, &job, &result)
             };
             let label = outcome.status.as_str();

@@ -10,6 +10,7 @@ use apalis::prelude::{Monitor, WorkerBuilder, WorkerBuilderExt};
 use fleet_shared::{
     Queues,
     config::{KindSettings, QueueSettings},
+    queue::report::{WORKER_HEARTBEAT_MS, WORKER_LIVE_MS},
 };
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -72,6 +73,21 @@ impl WorkerPool {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), apalis::prelude::MonitorError> {
+        let mut kinds: Vec<&'static str> = self
+            .lanes
+            .iter()
+            .filter_map(|(lane, _)| fleet_jobs::WorkerKind::of_queue(&lane.queue))
+            .map(|k| k.as_str())
+            .collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        let alive = tokio::spawn(announce(
+            self.queues.clone(),
+            kinds.clone(),
+            self.name.clone(),
+        ));
+        let queues = self.queues.clone();
+        let name = self.name.clone();
         let mut monitor = Monitor::new();
         for (lane, timeout) in self.lanes {
             let queues = self.queues.clone();
@@ -89,13 +105,33 @@ impl WorkerPool {
                     .build(service.clone())
             });
         }
-        monitor
+        let result = monitor
             .shutdown_timeout(self.grace)
             .run_with_signal(async move {
                 shutdown.await;
                 tracing::info!("shutting down: no new jobs; waiting for in-flight jobs");
                 Ok(())
             })
-            .await
+            .await;
+        alive.abort();
+        if let Err(err) = queues.worker_gone(&kinds, &name).await {
+            tracing::warn!(error = %err, "cannot remove this worker's heartbeat; it expires on its own");
+        }
+        result
+    }
+}
+
+/// Records every few seconds that this process works on `kinds`, so
+/// operators and `fleet supervise` count it among the live workers.
+async fn announce(queues: Queues, kinds: Vec<&'static str>, name: String) {
+    if kinds.is_empty() {
+        return;
+    }
+    let every = Duration::from_millis(WORKER_HEARTBEAT_MS as u64);
+    loop {
+        if let Err(err) = queues.worker_seen(&kinds, &name, WORKER_LIVE_MS).await {
+            tracing::warn!(error = %err, "cannot record this worker's heartbeat");
+        }
+        tokio::time::sleep(every).await;
     }
 }

@@ -1,0 +1,147 @@
+//! `fleet supervise` as a user runs it: worker processes follow a backlog up
+//! to the maximum, come back down to the minimum after the stabilisation
+//! window, idle kinds stay at their minimum, and SIGTERM stops everything.
+
+use fleet_shared::{Queues, db::jobs::NewJob, queue::report::WORKER_LIVE_MS};
+use fleet_testkit::{unique, wait_for};
+use std::{path::PathBuf, process::Command, time::Duration};
+
+fn fleet(dir: &PathBuf) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fleet"));
+    for (name, _) in std::env::vars().filter(|(k, _)| k.starts_with("FLEET_")) {
+        cmd.env_remove(name);
+    }
+    cmd.env("FLEET_DATA_DIR", dir).env("FLEET_LOG", "error");
+    cmd
+}
+
+fn dead_end_jobs(n: usize) -> Vec<NewJob> {
+    (0..n)
+        .map(|_| NewJob {
+            id: unique("job"),
+            kind: "payout.no_such_kind".into(),
+            queue: "payout".into(),
+            payload: "{}".into(),
+            idempotency_key: None,
+            seller_id: None,
+            priority: 0,
+            max_attempts: 1,
+            run_at: fleet_shared::db::now_ms(),
+        })
+        .collect()
+}
+
+/// `(replicas)` per tick of `kind` in the CSV the supervisor records.
+fn replicas(csv: &str, kind: &str) -> Vec<u32> {
+    csv.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f.get(1) == Some(&kind)).then(|| f[5].parse().unwrap())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn scales_up_under_a_backlog_and_back_down() {
+    let dir = std::env::temp_dir().join(unique("fleet-supervise-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    assert!(fleet(&dir).arg("migrate").status().unwrap().success());
+    let csv = dir.join("scale.csv");
+    let mut supervisor = fleet(&dir)
+        .args(["supervise", "payout", "categorize", "--record"])
+        .arg(&csv)
+        .env("FLEET_SUPERVISE__INTERVAL_MS", "200")
+        .env("FLEET_SUPERVISE__SCALE_DOWN_WINDOW_SECS", "3")
+        .env("FLEET_KINDS__PAYOUT__TARGET_PER_REPLICA", "10")
+        .env("FLEET_KINDS__PAYOUT__MIN_REPLICAS", "1")
+        .env("FLEET_KINDS__PAYOUT__MAX_REPLICAS", "3")
+        .env("FLEET_QUEUE__IDLE_POLL_MS", "50")
+        .env("FLEET_QUEUE__SHUTDOWN_GRACE_SECS", "5")
+        .spawn()
+        .unwrap();
+    let db = fleet_shared::Db::connect(&format!("sqlite://{}/fleet.db", dir.display()))
+        .await
+        .unwrap();
+    let queues = Queues::sql(db);
+    let live = |kind: &'static str| {
+        let queues = queues.clone();
+        move || {
+            let queues = queues.clone();
+            async move { queues.live_workers(kind, WORKER_LIVE_MS).await.ok() }
+        }
+    };
+    let at = |n: u64, kind: &'static str| {
+        let check = live(kind);
+        move || {
+            let check = check();
+            async move { (check.await? == n).then_some(()) }
+        }
+    };
+    wait_for(
+        "the minimum payout worker",
+        Duration::from_secs(30),
+        at(1, "payout"),
+    )
+    .await;
+
+    queues.enqueue(dead_end_jobs(3_000)).await.unwrap();
+    wait_for(
+        "three payout workers",
+        Duration::from_secs(30),
+        at(3, "payout"),
+    )
+    .await;
+    wait_for("the backlog to drain", Duration::from_secs(60), || async {
+        let s = queues.stats("payout").await.ok()?;
+        (s.waiting == 0 && s.in_flight == 0 && s.dead == 3_000).then_some(())
+    })
+    .await;
+    wait_for(
+        "back to one payout worker",
+        Duration::from_secs(30),
+        at(1, "payout"),
+    )
+    .await;
+    assert_eq!(
+        live("categorize")().await,
+        Some(0),
+        "categorize idles at its minimum, 0"
+    );
+
+    let record = std::fs::read_to_string(&csv).unwrap();
+    let payout = replicas(&record, "payout");
+    let peak = payout.iter().position(|&r| r == 3).expect("reached 3");
+    assert!(
+        payout[..peak].iter().all(|&r| r <= 3) && payout[0] == 1,
+        "{payout:?}"
+    );
+    assert_eq!(payout.last(), Some(&1), "{payout:?}");
+    // Up once, down once: the count never turns back up after it starts falling.
+    let falling = payout[peak..].windows(2).position(|w| w[1] < w[0]).unwrap() + peak;
+    assert!(
+        payout[falling..].windows(2).all(|w| w[1] <= w[0]),
+        "{payout:?}"
+    );
+    assert!(replicas(&record, "categorize").iter().all(|&r| r == 0));
+
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &supervisor.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = wait_for("fleet supervise to exit", Duration::from_secs(30), || {
+        let s = supervisor.try_wait().unwrap();
+        async move { s }
+    })
+    .await;
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        live("payout")().await,
+        Some(0),
+        "its workers drained and left"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
