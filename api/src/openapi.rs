@@ -1,9 +1,9 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
+use crate::routes::{blobs, dashboard, health, jobs, media, metrics, ops, orders, sellers};
 use crate::routes::{
     blobs, health, jobs, media, metrics, ops, orders, payouts, sellers, stripe, taxonomy,
 };
-use crate::routes::{blobs, dashboard, health, jobs, media, metrics, ops, orders, sellers};
 use axum::Json;
 use utoipa::{
     Modify, OpenApi,
