@@ -1,8 +1,7 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
-use crate::routes::{blobs, dashboard, health, jobs, media, metrics, ops, orders, sellers};
 use crate::routes::{
-    blobs, health, jobs, media, metrics, ops, orders, payouts, sellers, stripe, taxonomy,
+    blobs, dashboard, health, jobs, media, metrics, ops, orders, payouts, sellers, stripe, taxonomy,
 };
 use axum::Json;
 use utoipa::{
