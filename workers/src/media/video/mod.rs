@@ -7,7 +7,7 @@
 //! use fleet_workers::media::video::{process, Progress, VideoSettings};
 //! let dir = std::env::temp_dir();
 //! let out = process("clip.mp4".as_ref(), &dir, &VideoSettings::default(), &Progress::default()).unwrap();
-//! for r in &out.renditions {
+//! for r in &out.transcoded.renditions {
 //!     println!("{} {}x{} at {}", r.rendition.name, r.rendition.width, r.rendition.height, r.path.display());
 //! }
 //! ```
