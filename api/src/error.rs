@@ -69,7 +69,7 @@ pub enum ApiError {
 }
 
 /// One invalid field of a request.
-#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+#[derive(Debug, Clone, serde::Serialize, PartialEq, utoipa::ToSchema)]
 pub struct FieldError {
     /// Dotted path of the field.
     pub field: String,

@@ -1,7 +1,8 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
 use crate::routes::{
-    blobs, dashboard, health, jobs, media, metrics, ops, orders, payouts, sellers, stripe, taxonomy,
+    blobs, categorize, dashboard, events, health, inbox, jobs, listings, media, metrics, ops,
+    orders, payouts, sellers, stripe, taxonomy, users,
 };
 use axum::Json;
 use utoipa::{
@@ -16,6 +17,8 @@ use utoipa::{
     paths(
         health::healthz, health::readyz, metrics::metrics, openapi_json,
         jobs::create_job, jobs::get_job,
+        listings::batch_upsert, listings::list, listings::get_listing, listings::update_listing, listings::delete_listing,
+        categorize::categorize,
         media::create_upload, media::complete_upload, media::get_media, media::delete_media,
         blobs::download, blobs::upload,
         ops::list_queues, ops::list_dead, ops::retry_dead, ops::retry_all_dead, ops::purge_dead, ops::purge_all_dead,
@@ -26,14 +29,19 @@ use utoipa::{
         payouts::list_batches, payouts::get_batch, payouts::confirm_batch,
         payouts::start_reconciliation, payouts::get_reconciliation, stripe::stripe_webhook,
         taxonomy::list_categories,
+        users::upsert_users, users::add_push_subscription, users::get_preferences, users::put_preferences,
+        users::upsert_follows, users::upsert_likes, events::post_event, events::get_event,
+        inbox::list, inbox::unread, inbox::read_one, inbox::read_all,
     ),
     modifiers(&BearerAuth),
     tags(
         (name = "jobs", description = "Enqueue jobs and read their status"),
+        (name = "listings", description = "Sellers' catalogue: batch upsert by SKU, filtered pages, single changes"),
         (name = "orders", description = "Order events from the marketplace backend, posted to the seller ledger"),
         (name = "sellers", description = "Seller balances and ledger"),
         (name = "payouts", description = "Seller payouts, payout runs, SEPA batches, Stripe webhooks and reconciliation"),
         (name = "taxonomy", description = "The product taxonomy (Shopify Standard Product Taxonomy), for category pickers"),
+        (name = "notifications", description = "Users, follows, likes, preferences, events and the in-app inbox"),
         (name = "ops", description = "Queues, dead jobs and metrics, for operators"),
         (name = "media", description = "Direct uploads of photos, processed into variants"),
         (name = "blobs", description = "Signed upload and download URLs of the local blob store"),

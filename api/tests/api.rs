@@ -702,6 +702,23 @@ async fn metrics_and_openapi() {
         ("get", "/ops"),
         ("get", "/ops/app.js"),
         ("get", "/ops/app.css"),
+        ("post", "/v1/listings:batch"),
+        ("get", "/v1/listings"),
+        ("get", "/v1/listings/{id}"),
+        ("patch", "/v1/listings/{id}"),
+        ("delete", "/v1/listings/{id}"),
+        ("post", "/v1/users"),
+        ("post", "/v1/users/{id}/push-subscriptions"),
+        ("get", "/v1/users/{id}/preferences"),
+        ("put", "/v1/users/{id}/preferences"),
+        ("post", "/v1/follows"),
+        ("post", "/v1/likes"),
+        ("post", "/v1/events"),
+        ("get", "/v1/events/{id}"),
+        ("get", "/v1/users/{id}/inbox"),
+        ("get", "/v1/users/{id}/inbox/unread-count"),
+        ("post", "/v1/users/{id}/inbox/{item}/read"),
+        ("post", "/v1/users/{id}/inbox/read-all"),
     ];
     for (method, path) in served {
         assert!(

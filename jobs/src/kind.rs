@@ -55,6 +55,7 @@ impl WorkerKind {
                 queues::NOTIFY_EMAIL,
                 queues::NOTIFY_PUSH,
                 queues::NOTIFY_WEBHOOK,
+                queues::NOTIFY_PRIORITY,
             ],
             WorkerKind::Categorize => &[queues::CATEGORIZE],
             WorkerKind::Payout => &[queues::PAYOUT],

@@ -21,6 +21,7 @@
 pub mod categorize;
 pub mod kind;
 pub mod media;
+pub mod notify;
 pub mod payout;
 pub mod queues;
 pub mod status;

@@ -16,13 +16,15 @@ pub const NOTIFY_EMAIL: &str = "notify.email";
 pub const NOTIFY_PUSH: &str = "notify.push";
 /// Signed webhook delivery.
 pub const NOTIFY_WEBHOOK: &str = "notify.webhook";
+/// Every step of single-recipient transactional notifications, never behind a big fan-out.
+pub const NOTIFY_PRIORITY: &str = "notify.priority";
 /// Listing categorization.
 pub const CATEGORIZE: &str = "categorize";
 /// Seller payouts.
 pub const PAYOUT: &str = "payout";
 
 /// Every queue Fleet's worker kinds consume, in display order.
-pub const ALL: [&str; 10] = [
+pub const ALL: [&str; 11] = [
     MEDIA,
     EXPORT_SHOPIFY,
     EXPORT_ETSY,
@@ -31,6 +33,7 @@ pub const ALL: [&str; 10] = [
     NOTIFY_EMAIL,
     NOTIFY_PUSH,
     NOTIFY_WEBHOOK,
+    NOTIFY_PRIORITY,
     CATEGORIZE,
     PAYOUT,
 ];

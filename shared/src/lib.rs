@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod ledger;
+pub mod notify;
 pub mod payout;
 pub mod queue;
 pub mod seal;

@@ -4,6 +4,7 @@
 
 pub mod effect;
 pub mod openai;
+pub mod platform;
 pub mod s3;
 pub mod stripe;
 

@@ -3,6 +3,7 @@
 
 pub mod categorize;
 pub mod media;
+pub mod notify;
 pub mod payout;
 pub mod runtime;
 
@@ -37,7 +38,8 @@ pub fn registry(kinds: &[WorkerKind], services: &Services) -> Registry {
             }
             WorkerKind::Payout => payout::register(&mut registry, services),
             WorkerKind::Categorize => categorize::register(&mut registry, services),
-            WorkerKind::Export | WorkerKind::Notify => {
+            WorkerKind::Notify => notify::register(&mut registry, services),
+            WorkerKind::Export => {
                 tracing::debug!(%kind, "no handlers yet");
             }
         }

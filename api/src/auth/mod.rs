@@ -56,6 +56,41 @@ impl Principal {
         }
     }
 
+    /// The seller this caller acts for: a seller key's or user's own seller
+    /// (naming another is 403), or the seller a backend or ops key names
+    /// (`requested`, required: 422 when absent).
+    pub fn acting_seller(&self, requested: Option<&str>) -> Result<String, ApiError> {
+        let own = match self {
+            Principal::Key {
+                role: Role::Backend | Role::Ops,
+                ..
+            } => {
+                return match requested {
+                    Some(s) if !s.is_empty() && s.len() <= 128 => Ok(s.to_owned()),
+                    Some(_) => Err(ApiError::Invalid(vec![crate::error::FieldError::new(
+                        "seller_id",
+                        "must be 1-128 characters",
+                    )])),
+                    None => Err(ApiError::Invalid(vec![crate::error::FieldError::new(
+                        "seller_id",
+                        "required with a backend or ops key: name the seller",
+                    )])),
+                };
+            }
+            Principal::Key { seller_id, .. } => seller_id.clone(),
+            Principal::User(user) => user.seller_id.clone(),
+        };
+        let own = own.ok_or_else(|| {
+            ApiError::Forbidden("this credential is not bound to a seller".to_owned())
+        })?;
+        match requested {
+            Some(other) if other != own => Err(ApiError::Forbidden(
+                "a seller credential acts only for its own seller".to_owned(),
+            )),
+            _ => Ok(own),
+        }
+    }
+
     /// Whether this caller may see a resource owned by `seller` (None: owned by no seller).
     pub fn can_see(&self, seller: Option<&str>) -> bool {
         match self {

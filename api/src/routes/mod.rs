@@ -1,9 +1,13 @@
 //! The route table, built in one place from one function per resource module.
 
 pub mod blobs;
+pub mod categorize;
 pub mod dashboard;
+pub mod events;
 pub mod health;
+pub mod inbox;
 pub mod jobs;
+pub mod listings;
 pub mod media;
 pub mod metrics;
 pub mod ops;
@@ -12,6 +16,7 @@ pub mod payouts;
 pub mod sellers;
 pub mod stripe;
 pub mod taxonomy;
+pub mod users;
 
 use crate::state::AppState;
 use axum::Router;
@@ -19,13 +24,18 @@ use axum::Router;
 /// Routes under `/v1`, all behind bearer authentication.
 pub fn v1() -> Router<AppState> {
     Router::new()
+        .merge(events::router())
+        .merge(inbox::router())
+        .merge(categorize::router())
         .merge(jobs::router())
+        .merge(listings::router())
         .merge(media::router())
         .merge(ops::router())
         .merge(orders::router())
         .merge(payouts::router())
         .merge(sellers::router())
         .merge(taxonomy::router())
+        .merge(users::router())
 }
 
 /// Routes that need no bearer credential: health, metrics, and signed blob URLs.

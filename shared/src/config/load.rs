@@ -268,6 +268,25 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             "must be at most 365",
         ));
     }
+    let n = &config.notify;
+    if !(1..=50_000).contains(&n.fanout_chunk) {
+        return Err(ConfigError::invalid(
+            "notify.fanout_chunk",
+            "must be between 1 and 50000",
+        ));
+    }
+    if n.max_user_ids == 0 {
+        return Err(ConfigError::invalid(
+            "notify.max_user_ids",
+            "must be at least 1",
+        ));
+    }
+    if n.webhook_timeout_secs == 0 {
+        return Err(ConfigError::invalid(
+            "notify.webhook_timeout_secs",
+            "must be at least 1",
+        ));
+    }
     if config.api.rate_limit_per_sec == 0 {
         return Err(ConfigError::invalid(
             "api.rate_limit_per_sec",

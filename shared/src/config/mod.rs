@@ -12,6 +12,7 @@ mod categorize;
 mod kinds;
 mod load;
 mod media;
+mod notify;
 mod payout;
 mod supervise;
 
@@ -19,6 +20,7 @@ pub use categorize::{CategorizeProvider, CategorizeSettings, OpenAiSettings};
 pub use kinds::{KindSettings, KindsSettings};
 pub use load::ConfigError;
 pub use media::{MediaSettings, X264_PRESETS};
+pub use notify::NotifySettings;
 pub use payout::{PayoutProvider, PayoutSettings};
 pub use supervise::SuperviseSettings;
 
@@ -69,6 +71,8 @@ pub struct Config {
     pub categorize: CategorizeSettings,
     /// The local autoscaler, `fleet supervise`.
     pub supervise: SuperviseSettings,
+    /// Notifications: fan-out, caps, SMTP, webhooks.
+    pub notify: NotifySettings,
 }
 
 impl Default for Config {
@@ -94,6 +98,7 @@ impl Default for Config {
             payout: PayoutSettings::default(),
             categorize: CategorizeSettings::default(),
             supervise: SuperviseSettings::default(),
+            notify: NotifySettings::default(),
         }
     }
 }
@@ -218,6 +223,8 @@ impl Config {
         mask(&mut shown.payout.stripe_secret_key);
         mask(&mut shown.payout.stripe_webhook_secret);
         mask(&mut shown.categorize.openai.api_key);
+        mask(&mut shown.notify.smtp_password);
+        shown.notify.smtp_url = self.notify.smtp_url.as_deref().map(mask_url_password);
         shown.database_url = Some(mask_url_password(&self.database_url()));
         shown.redis_url = self.redis_url.as_deref().map(mask_url_password);
         shown.blob_url = Some(mask_url_password(&self.blob_url()));

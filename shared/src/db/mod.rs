@@ -5,8 +5,11 @@ pub mod categorize;
 pub mod idempotency;
 pub mod jobs;
 pub mod ledger;
+pub mod listings;
 pub mod media;
 mod migrate;
+pub mod notify;
+pub mod notify_events;
 pub mod payouts;
 pub mod taxonomy;
 

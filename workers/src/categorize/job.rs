@@ -166,7 +166,7 @@ impl JobHandler for CategorizeHandler {
                     Outcome::Applied => {
                         let s = best.ok_or_else(|| JobError::Retry("no suggestion".to_owned()))?;
                         if listings
-                            .apply(listing_id, &s.gid, s.confidence)
+                            .apply(listing_id, &s.gid)
                             .await
                             .map_err(JobError::retry)?
                         {
@@ -180,6 +180,11 @@ impl JobHandler for CategorizeHandler {
                 }
             }
         };
+        if outcome == Outcome::NoListing {
+            // Deleted since the job was enqueued: nothing to keep suggestions for.
+            tracing::info!(listing_id = %listing_id, "listing gone; suggestions dropped");
+            return Ok(());
+        }
         ctx.db
             .categorize_record(&ListingSuggestions {
                 listing_id: listing_id.clone(),

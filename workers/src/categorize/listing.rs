@@ -4,7 +4,7 @@
 //! suggestion at or above the threshold, never over a seller's own choice.
 
 use super::Suggestion;
-use fleet_shared::DbError;
+use fleet_shared::{Db, DbError, db::listings::CategorySource};
 use futures::future::BoxFuture;
 
 /// A listing's category as the catalogue holds it.
@@ -25,14 +25,35 @@ pub trait ListingCategories: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Option<CurrentCategory>, DbError>>;
 
     /// Sets `gid` as the listing's automatically chosen category, in one statement
-    /// that does nothing when the seller has set one meanwhile
-    /// (`… WHERE id = $1 AND NOT category_set_by_seller`). Returns whether it was set.
+    /// that does nothing when the seller has set one meanwhile. Returns whether it was set.
     fn apply<'a>(
         &'a self,
         listing_id: &'a str,
         gid: &'a str,
-        confidence: f32,
     ) -> BoxFuture<'a, Result<bool, DbError>>;
+}
+
+/// The listings catalogue in the database.
+impl ListingCategories for Db {
+    fn current<'a>(
+        &'a self,
+        listing_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<CurrentCategory>, DbError>> {
+        Box::pin(async move {
+            Ok(self.listing(listing_id).await?.map(|l| CurrentCategory {
+                set_by_seller: l.category_source == Some(CategorySource::Seller),
+                gid: l.category,
+            }))
+        })
+    }
+
+    fn apply<'a>(
+        &'a self,
+        listing_id: &'a str,
+        gid: &'a str,
+    ) -> BoxFuture<'a, Result<bool, DbError>> {
+        Box::pin(self.apply_auto_category(listing_id, gid))
+    }
 }
 
 /// What happened to a listing's suggestions.

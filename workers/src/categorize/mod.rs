@@ -24,13 +24,14 @@ pub use job::CategorizeHandler;
 pub use suggestion::{Attributes, Classification, ListingText, Suggestion};
 
 use crate::{Services, runtime::Registry};
+use std::sync::Arc;
 
-/// Registers the categorize handler on the `categorize` queue. Categories are
-/// suggested and recorded; applying them needs the listings catalogue's
-/// [`listing::ListingCategories`] (pass it to [`CategorizeHandler::new`]).
+/// Registers the categorize handler on the `categorize` queue; it applies
+/// confident suggestions to the listings catalogue.
 pub fn register(registry: &mut Registry, services: &Services) {
+    let catalogue: Arc<dyn listing::ListingCategories> = Arc::new(services.db.clone());
     registry.register(
         fleet_jobs::queues::CATEGORIZE,
-        CategorizeHandler::new(services.clone(), None),
+        CategorizeHandler::new(services.clone(), Some(catalogue)),
     );
 }
