@@ -2,38 +2,37 @@
 //! backends: SQLite with the local blob store (whose signed URLs the API
 //! serves) and PostgreSQL + Redis with a real S3-compatible server.
 
-use fleet_api::AppState;
-use fleet_jobs::{WorkerKind, queues};
+use fleet_jobs::WorkerKind;
 use fleet_shared::{
-    Config,
     blob::{BlobKey, BlobLocation, Blobs, S3Store},
     db::api_keys::Role,
 };
-use fleet_testkit::{Backend, TestDb, s3::S3Server, wait_for};
-use fleet_workers::{Services, runtime::WorkerPool};
-use reqwest::Client;
+use fleet_testkit::{Backend, platform::Platform, s3::S3Server, wait_for};
 use serde_json::{Value, json};
 use std::{sync::Arc, time::Duration};
 
-struct Platform {
-    base: String,
-    http: Client,
-    blobs: Blobs,
+/// The platform with a media worker, and two sellers' keys.
+struct Media {
+    p: Platform,
     seller1: String,
     seller2: String,
-    _db: TestDb,
     _s3: Option<S3Server>,
-    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
-impl Platform {
-    async fn start(backend: Backend) -> Platform {
-        let db = TestDb::for_backend(backend).await;
-        let queues = db.queues().await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (blobs, s3): (Blobs, _) = match backend {
-            Backend::Sqlite => (fleet_testkit::fs_blobs(&base).await, None),
+impl std::ops::Deref for Media {
+    type Target = Platform;
+
+    fn deref(&self) -> &Platform {
+        &self.p
+    }
+}
+
+impl Media {
+    /// SQLite with the local blob store (served by the API), or PostgreSQL + Redis with S3.
+    async fn start(backend: Backend) -> Media {
+        let builder = Platform::on(backend).workers(&[WorkerKind::Media]);
+        let (p, s3) = match backend {
+            Backend::Sqlite => (builder.start().await, None),
             Backend::RedisPostgres => {
                 let server = S3Server::start();
                 let BlobLocation::S3(settings) = BlobLocation::parse(&server.blob_url()).unwrap()
@@ -41,80 +40,22 @@ impl Platform {
                     unreachable!()
                 };
                 let creds = Some((server.access_key.clone(), server.secret_key.clone()));
-                (
-                    Arc::new(S3Store::connect(settings, creds).await),
-                    Some(server),
-                )
+                let blobs: Blobs = Arc::new(S3Store::connect(settings, creds).await);
+                (builder.blobs(blobs).start().await, Some(server))
             }
         };
-        let mut config = Config {
-            database_url: Some(db.url.clone()),
-            ..Config::default()
-        };
-        config.queue.idle_poll_ms = 50;
-        let state = AppState::new(config.clone(), queues.clone(), blobs.clone())
-            .await
-            .unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (stop_api, stop_workers) = tokio::sync::watch::channel(false);
-        tokio::spawn(fleet_api::serve(listener, state, async move {
-            let mut rx = stop_workers.clone();
-            let _ = rx.wait_for(|v| *v).await;
-        }));
-        let services = Services {
-            db: db.db.clone(),
-            queues: queues.clone(),
-            blobs: blobs.clone(),
-            config: Arc::new(config.clone()),
-        };
-        let mut pool = WorkerPool::new(
-            queues,
-            fleet_workers::registry(&[WorkerKind::Media], &services),
-            &config.queue,
-        );
-        pool.add_queue(
-            queues::MEDIA,
-            config.kinds.of(WorkerKind::Media),
-            &config.queue,
-        );
-        tokio::spawn(pool.run(async move {
-            let _ = stopped.await;
-            let _ = stop_api.send(true);
-        }));
-        let key = |seller: &'static str| {
-            let db = db.db.clone();
-            async move {
-                db.create_api_key("test", Role::Seller, Some(seller))
-                    .await
-                    .unwrap()
-                    .1
-            }
-        };
-        Platform {
-            seller1: key("s1").await,
-            seller2: key("s2").await,
-            base,
-            http: Client::new(),
-            blobs,
-            _db: db,
+        Media {
+            seller1: p.key(Role::Seller, Some("s1")).await,
+            seller2: p.key(Role::Seller, Some("s2")).await,
+            p,
             _s3: s3,
-            _stop: stop,
         }
     }
 
-    async fn call(&self, method: &str, path: &str, key: &str, body: Option<Value>) -> (u16, Value) {
-        let url = format!("{}{path}", self.base);
-        let mut req = self
-            .http
-            .request(method.parse().unwrap(), url)
-            .bearer_auth(key);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    /// `POST /v1/media/{id}/complete` with `key`.
+    async fn complete(&self, key: &str, id: &str) -> (u16, Value) {
+        self.call("POST", &format!("/v1/media/{id}/complete"), key, None)
+            .await
     }
 
     /// Creates a photo upload and PUTs `bytes` to its URL with a plain HTTP client; returns the media id.
@@ -178,7 +119,7 @@ fn variant_key(url: &str) -> String {
     path[path.find("media/").unwrap()..].to_owned()
 }
 
-async fn upload_flow(p: &Platform) {
+async fn upload_flow(p: &Media) {
     let photo = testdata("exif-orientation/Landscape_6.jpg");
 
     // Limits are checked before any URL is issued.
@@ -194,23 +135,9 @@ async fn upload_flow(p: &Platform) {
 
     // Upload, complete, processed.
     let id = p.upload(&p.seller1, "image/jpeg", &photo).await;
-    let (status, other) = p
-        .call(
-            "POST",
-            &format!("/v1/media/{id}/complete"),
-            &p.seller2,
-            None,
-        )
-        .await;
+    let (status, other) = p.complete(&p.seller2, &id).await;
     assert_eq!(status, 404, "another seller cannot complete it: {other}");
-    let (status, queued) = p
-        .call(
-            "POST",
-            &format!("/v1/media/{id}/complete"),
-            &p.seller1,
-            None,
-        )
-        .await;
+    let (status, queued) = p.complete(&p.seller1, &id).await;
     assert_eq!(status, 202, "{queued}");
     let media = p.settled(&p.seller1, &id).await;
     assert_eq!(media["status"], "ready", "{media}");
@@ -257,13 +184,7 @@ async fn upload_flow(p: &Platform) {
 
     // The same bytes again reuse the stored variants.
     let again = p.upload(&p.seller1, "image/jpeg", &photo).await;
-    p.call(
-        "POST",
-        &format!("/v1/media/{again}/complete"),
-        &p.seller1,
-        None,
-    )
-    .await;
+    p.complete(&p.seller1, &again).await;
     let second = p.settled(&p.seller1, &again).await;
     assert_eq!(second["status"], "ready");
     let keys = |m: &Value| {
@@ -286,28 +207,14 @@ async fn upload_flow(p: &Platform) {
         )
         .await;
     let pending = created["media_id"].as_str().unwrap();
-    let (status, err) = p
-        .call(
-            "POST",
-            &format!("/v1/media/{pending}/complete"),
-            &p.seller1,
-            None,
-        )
-        .await;
+    let (status, err) = p.complete(&p.seller1, &pending).await;
     assert_eq!(status, 409, "{err}");
     let source = BlobKey::new(format!("uploads/{pending}/source")).unwrap();
     p.blobs
         .put_bytes(&source, bytes::Bytes::from_static(b"short"), "image/png")
         .await
         .unwrap();
-    let (status, err) = p
-        .call(
-            "POST",
-            &format!("/v1/media/{pending}/complete"),
-            &p.seller1,
-            None,
-        )
-        .await;
+    let (status, err) = p.complete(&p.seller1, &pending).await;
     assert_eq!(status, 409);
     assert!(
         err["error"]["message"]
@@ -325,13 +232,7 @@ async fn upload_flow(p: &Platform) {
             b"I am definitely a photo, trust me",
         )
         .await;
-    p.call(
-        "POST",
-        &format!("/v1/media/{fake}/complete"),
-        &p.seller1,
-        None,
-    )
-    .await;
+    p.complete(&p.seller1, &fake).await;
     let failed = p.settled(&p.seller1, &fake).await;
     assert_eq!(failed["status"], "failed");
     assert!(
@@ -394,7 +295,7 @@ fn top_level_boxes(bytes: &[u8]) -> Vec<String> {
     boxes
 }
 
-async fn video_flow(p: &Platform) {
+async fn video_flow(p: &Media) {
     let clip = testdata("media/portrait-rotated.mp4");
 
     // Video limits and types are checked before any URL is issued.
@@ -421,13 +322,7 @@ async fn video_flow(p: &Platform) {
             &clip[..clip.len() - 4000],
         )
         .await;
-    p.call(
-        "POST",
-        &format!("/v1/media/{broken}/complete"),
-        &p.seller1,
-        None,
-    )
-    .await;
+    p.complete(&p.seller1, &broken).await;
     let failed = p.settled(&p.seller1, &broken).await;
     assert_eq!(failed["status"], "failed", "{failed}");
     assert!(
@@ -442,14 +337,7 @@ async fn video_flow(p: &Platform) {
     let id = p
         .upload_as(&p.seller1, "listing_video", "video/mp4", &clip)
         .await;
-    let (status, queued) = p
-        .call(
-            "POST",
-            &format!("/v1/media/{id}/complete"),
-            &p.seller1,
-            None,
-        )
-        .await;
+    let (status, queued) = p.complete(&p.seller1, &id).await;
     assert_eq!(status, 202, "{queued}");
     let media = p.settled(&p.seller1, &id).await;
     assert_eq!(media["status"], "ready", "{media}");
@@ -531,14 +419,14 @@ async fn video_flow(p: &Platform) {
 // so two platforms on the same Redis at once would take each other's `media` jobs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_upload_flow_on_sqlite_and_local_files() {
-    let p = Platform::start(Backend::Sqlite).await;
+    let p = Media::start(Backend::Sqlite).await;
     upload_flow(&p).await;
     video_flow(&p).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_upload_flow_on_postgres_redis_and_s3() {
-    let p = Platform::start(Backend::RedisPostgres).await;
+    let p = Media::start(Backend::RedisPostgres).await;
     upload_flow(&p).await;
     video_flow(&p).await;
 }

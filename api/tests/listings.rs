@@ -1,51 +1,27 @@
 //! The listings catalogue over real HTTP on both backends: batch upsert with
 //! per-item results, pages and filters, partial updates, seller isolation.
 
-use fleet_api::AppState;
-use fleet_shared::{Config, db::api_keys::Role};
-use fleet_testkit::{Backend, TestDb};
-use reqwest::{Client, StatusCode};
+use fleet_shared::db::api_keys::Role;
+use fleet_testkit::{Backend, platform::Platform};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
+/// The API on a fresh database, with a backend key and two sellers' keys.
 struct Api {
-    base: String,
-    http: Client,
-    _db: TestDb,
+    p: Platform,
     backend: String,
     seller1: String,
     seller2: String,
-    _stop: oneshot::Sender<()>,
 }
 
 impl Api {
     async fn start(backend: Backend) -> Api {
-        let db = TestDb::for_backend(backend).await;
-        let queues = db.queues().await;
-        let config = Config {
-            database_url: Some(db.url.clone()),
-            ..Config::default()
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let blobs = fleet_testkit::fs_blobs(&base).await;
-        let state = AppState::new(config, queues, blobs).await.unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(fleet_api::serve(listener, state, async move {
-            let _ = stopped.await;
-        }));
-        let key = |role, seller: Option<&'static str>| {
-            let db = db.db.clone();
-            async move { db.create_api_key("test", role, seller).await.unwrap().1 }
-        };
+        let p = Platform::on(backend).start().await;
         Api {
-            backend: key(Role::Backend, None).await,
-            seller1: key(Role::Seller, Some("s1")).await,
-            seller2: key(Role::Seller, Some("s2")).await,
-            base,
-            http: Client::new(),
-            _db: db,
-            _stop: stop,
+            backend: p.key(Role::Backend, None).await,
+            seller1: p.key(Role::Seller, Some("s1")).await,
+            seller2: p.key(Role::Seller, Some("s2")).await,
+            p,
         }
     }
 
@@ -56,21 +32,8 @@ impl Api {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let url = format!("{}{path}", self.base);
-        let mut req = match method {
-            "GET" => self.http.get(url),
-            "POST" => self.http.post(url),
-            "PATCH" => self.http.patch(url),
-            _ => self.http.delete(url),
-        }
-        .bearer_auth(key);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        let (status, body) = self.p.call(method, path, key, body).await;
+        (StatusCode::from_u16(status).unwrap(), body)
     }
 }
 

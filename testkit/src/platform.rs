@@ -26,7 +26,7 @@ pub struct Platform {
     /// The effective configuration.
     pub config: Config,
     _redis: Option<RedisServer>,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    _stop: tokio::sync::watch::Sender<bool>,
 }
 
 /// How to start a [`Platform`].
@@ -90,12 +90,16 @@ impl PlatformBuilder {
         let state = AppState::new(config.clone(), queues.clone(), blobs.clone())
             .await
             .expect("API state");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (stop_api, api_stopped) = tokio::sync::watch::channel(false);
-        tokio::spawn(fleet_api::serve(listener, state, async move {
-            let mut rx = api_stopped.clone();
+        // Dropping the sender stops the API and the workers.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|v| *v).await;
-        }));
+        };
+        tokio::spawn(fleet_api::serve(
+            listener,
+            state,
+            until_stopped(stopped.clone()),
+        ));
         let services = Services {
             db: db.db.clone(),
             queues: queues.clone(),
@@ -112,10 +116,9 @@ impl PlatformBuilder {
                 pool.add_queue(queue, config.kinds.of(*kind), &config.queue);
             }
         }
-        tokio::spawn(pool.run(async move {
-            let _ = stopped.await;
-            let _ = stop_api.send(true);
-        }));
+        if !self.kinds.is_empty() {
+            tokio::spawn(pool.run(until_stopped(stopped)));
+        }
         Platform {
             base,
             http: Client::new(),
