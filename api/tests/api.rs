@@ -707,6 +707,7 @@ async fn metrics_and_openapi() {
         ("get", "/v1/listings/{id}"),
         ("patch", "/v1/listings/{id}"),
         ("delete", "/v1/listings/{id}"),
+        ("post", "/v1/listings/categorize"),
         ("post", "/v1/users"),
         ("post", "/v1/users/{id}/push-subscriptions"),
         ("get", "/v1/users/{id}/preferences"),
