@@ -395,6 +395,76 @@ async fn sepa_payouts_on_postgres_and_redis() {
     sepa_flow(Backend::RedisPostgres).await;
 }
 
+/// A SEPA batch the bank never confirms: reconciliation says nothing within
+/// `payout.sepa_confirm_days` (5 by default), then reports each payout still
+/// in transit, until the batch is confirmed.
+async fn unconfirmed_sepa_batch(backend: Backend) {
+    let p = Platform::start(backend, PayoutProvider::Sepa, None).await;
+    p.fund("s1", 5_000).await;
+    p.destination("s1", json!({"bank": {"name": "Jurgen Muller", "iban": "DE89370400440532013000", "bic": "COBADEFFXXX"}})).await;
+    let (status, run) = p.call("POST", "/v1/ops/payouts/runs", &p.ops, None).await;
+    assert_eq!(status, 202, "{run}");
+    p.run_done(run["id"].as_str().unwrap()).await;
+    let payout = p.payout_status("s1", "submitted").await;
+    assert_eq!(p.balance("s1").await, (0, 5_000, 0));
+    let report = p.reconcile().await;
+    assert_eq!(report["mismatches"], 0, "{report}");
+
+    // Six days later the bank has still not answered.
+    let six_days = 6 * 24 * 3_600 * 1_000_i64;
+    let backdate = "UPDATE sepa_batches SET created_at = created_at - $1";
+    match &p.db.db {
+        fleet_shared::Db::Sqlite(pool) => sqlx::query(backdate)
+            .bind(six_days)
+            .execute(pool)
+            .await
+            .map(|_| ()),
+        fleet_shared::Db::Postgres(pool) => sqlx::query(backdate)
+            .bind(six_days)
+            .execute(pool)
+            .await
+            .map(|_| ()),
+    }
+    .unwrap();
+    let report = p.reconcile().await;
+    assert_eq!(report["mismatches"], 1, "{report}");
+    let item = &report["items"][0];
+    assert_eq!(item["kind"], "stuck_in_transit", "{report}");
+    assert_eq!(item["payout_id"], payout["id"], "{report}");
+    assert!(
+        item["message"].as_str().unwrap().contains("6 days"),
+        "{report}"
+    );
+
+    // Confirmed: settled, and no longer reported.
+    let (_, batches) = p
+        .call("GET", "/v1/ops/payouts/sepa-batches", &p.ops, None)
+        .await;
+    let batch_id = batches["items"][0]["id"].as_str().unwrap();
+    let (status, body) = p
+        .call(
+            "POST",
+            &format!("/v1/ops/payouts/sepa-batches/{batch_id}/confirm"),
+            &p.ops,
+            Some(json!({"status": "paid"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(p.balance("s1").await, (0, 0, 5_000));
+    let report = p.reconcile().await;
+    assert_eq!(report["mismatches"], 0, "{report}");
+}
+
+#[tokio::test]
+async fn unconfirmed_sepa_batch_on_sqlite() {
+    unconfirmed_sepa_batch(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn unconfirmed_sepa_batch_on_postgres_and_redis() {
+    unconfirmed_sepa_batch(Backend::RedisPostgres).await;
+}
+
 async fn stripe_flow(backend: Backend) {
     // The webhook URL is known only once the API listens: start the fake after
     // reserving the API's address is not possible, so the fake posts to a
