@@ -7,6 +7,11 @@
 //! IMMEDIATE`, taking the single write lock before reading. Either way the
 //! order's state is read after the lock, and `UNIQUE (order_id, seq)` turns
 //! any remaining race (an event naming another seller) into a retry.
+//!
+//! An order event costs PostgreSQL five round trips: `BEGIN`, the lock (the
+//! accounts are created first only when missing), one read of the stored
+//! event and the order's latest state, one statement inserting transfer,
+//! postings and event (returning the stored postings' sum, checked), `COMMIT`.
 
 use super::{Db, DbError};
 use crate::ledger::{
