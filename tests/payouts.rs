@@ -395,6 +395,76 @@ async fn sepa_payouts_on_postgres_and_redis() {
     sepa_flow(Backend::RedisPostgres).await;
 }
 
+/// A SEPA batch the bank never confirms: reconciliation says nothing within
+/// `payout.sepa_confirm_days` (5 by default), then reports each payout still
+/// in transit, until the batch is confirmed.
+async fn unconfirmed_sepa_batch(backend: Backend) {
+    let p = Platform::start(backend, PayoutProvider::Sepa, None).await;
+    p.fund("s1", 5_000).await;
+    p.destination("s1", json!({"bank": {"name": "Jurgen Muller", "iban": "DE89370400440532013000", "bic": "COBADEFFXXX"}})).await;
+    let (status, run) = p.call("POST", "/v1/ops/payouts/runs", &p.ops, None).await;
+    assert_eq!(status, 202, "{run}");
+    p.run_done(run["id"].as_str().unwrap()).await;
+    let payout = p.payout_status("s1", "submitted").await;
+    assert_eq!(p.balance("s1").await, (0, 5_000, 0));
+    let report = p.reconcile().await;
+    assert_eq!(report["mismatches"], 0, "{report}");
+
+    // Six days later the bank has still not answered.
+    let six_days = 6 * 24 * 3_600 * 1_000_i64;
+    let backdate = "UPDATE sepa_batches SET created_at = created_at - $1";
+    match &p.db.db {
+        fleet_shared::Db::Sqlite(pool) => sqlx::query(backdate)
+            .bind(six_days)
+            .execute(pool)
+            .await
+            .map(|_| ()),
+        fleet_shared::Db::Postgres(pool) => sqlx::query(backdate)
+            .bind(six_days)
+            .execute(pool)
+            .await
+            .map(|_| ()),
+    }
+    .unwrap();
+    let report = p.reconcile().await;
+    assert_eq!(report["mismatches"], 1, "{report}");
+    let item = &report["items"][0];
+    assert_eq!(item["kind"], "stuck_in_transit", "{report}");
+    assert_eq!(item["payout_id"], payout["id"], "{report}");
+    assert!(
+        item["message"].as_str().unwrap().contains("6 days"),
+        "{report}"
+    );
+
+    // Confirmed: settled, and no longer reported.
+    let (_, batches) = p
+        .call("GET", "/v1/ops/payouts/sepa-batches", &p.ops, None)
+        .await;
+    let batch_id = batches["items"][0]["id"].as_str().unwrap();
+    let (status, body) = p
+        .call(
+            "POST",
+            &format!("/v1/ops/payouts/sepa-batches/{batch_id}/confirm"),
+            &p.ops,
+            Some(json!({"status": "paid"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(p.balance("s1").await, (0, 0, 5_000));
+    let report = p.reconcile().await;
+    assert_eq!(report["mismatches"], 0, "{report}");
+}
+
+#[tokio::test]
+async fn unconfirmed_sepa_batch_on_sqlite() {
+    unconfirmed_sepa_batch(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn unconfirmed_sepa_batch_on_postgres_and_redis() {
+    unconfirmed_sepa_batch(Backend::RedisPostgres).await;
+}
+
 async fn stripe_flow(backend: Backend) {
     // The webhook URL is known only once the API listens: start the fake after
     // reserving the API's address is not possible, so the fake posts to a
@@ -542,6 +612,109 @@ async fn stripe_flow(backend: Backend) {
     let report = p.reconcile().await;
     assert_eq!(report["mismatches"], 1, "{report}");
     assert_eq!(report["items"][0]["kind"], "unknown_at_provider");
+}
+
+impl Platform {
+    /// Posts a signed Stripe event about `object` on connected account `account`; returns (status, answer).
+    async fn stripe_event(&self, kind: &str, account: &str, object: Value) -> (u16, Value) {
+        let body = json!({"id": unique("evt_"), "object": "event", "type": kind,
+            "account": account, "data": {"object": object}})
+        .to_string();
+        let signature = fleet_testkit::stripe::sign(
+            WEBHOOK_SECRET,
+            fleet_shared::db::now_ms() / 1000,
+            body.as_bytes(),
+        );
+        let resp = self
+            .http
+            .post(format!("{}/v1/webhooks/stripe", self.base))
+            .header("Stripe-Signature", signature)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// `payout.paid` and `payout.failed` of the sellers' connected accounts: the
+/// transfer's own webhook never comes here (the fake sends none), so the
+/// payouts wait `submitted` until the bank payout's event settles them.
+async fn stripe_bank_payout_events(backend: Backend) {
+    let fake = FakeStripe::start(None);
+    let p = Platform::start(backend, PayoutProvider::Stripe, Some(&fake)).await;
+    p.fund("s1", 3_000).await;
+    p.fund("s2", 2_000).await;
+    p.destination("s1", json!({"stripe_account": "acct_s1"}))
+        .await;
+    p.destination("s2", json!({"stripe_account": "acct_s2"}))
+        .await;
+    let (status, run) = p.call("POST", "/v1/ops/payouts/runs", &p.ops, None).await;
+    assert_eq!(status, 202, "{run}");
+    p.run_done(run["id"].as_str().unwrap()).await;
+    let s1 = p.payout_status("s1", "submitted").await;
+    let s2 = p.payout_status("s2", "submitted").await;
+    assert_eq!(p.balance("s1").await, (0, 3_000, 0));
+
+    // s1's bank payout arrived: the payout is paid. A replay changes nothing.
+    let paid = json!({"id": "po_s1", "object": "payout", "amount": 3_000, "currency": "eur",
+        "status": "paid", "metadata": {"payout_id": s1["id"]}});
+    for _ in 0..2 {
+        let (status, answer) = p.stripe_event("payout.paid", "acct_s1", paid.clone()).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["outcome"], "paid", "{answer}");
+        assert_eq!(p.balance("s1").await, (0, 0, 3_000));
+    }
+    let s1 = p.payout_status("s1", "paid").await;
+    let transfer = s1["provider_ref"].as_str().unwrap_or_default();
+    assert!(
+        transfer.starts_with("tr_"),
+        "the payout keeps its transfer as reference: {s1}"
+    );
+
+    // s2's bank refused the payout: the transfer did arrive, so Fleet's payout
+    // is paid and its funds stay out of available (Stripe keeps them in the
+    // seller's balance); the failure is recorded on the payout.
+    let failed = json!({"id": "po_s2", "object": "payout", "amount": 2_000, "currency": "eur",
+        "status": "failed", "failure_code": "account_closed",
+        "failure_message": "The bank account has been closed.", "metadata": {"payout_id": s2["id"]}});
+    for _ in 0..2 {
+        let (status, answer) = p
+            .stripe_event("payout.failed", "acct_s2", failed.clone())
+            .await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["outcome"], "bank_failed", "{answer}");
+        assert_eq!(p.balance("s2").await, (0, 0, 2_000));
+    }
+    let s2 = p.payout_status("s2", "paid").await;
+    let failure = s2["failure"].as_str().unwrap_or_default();
+    assert!(
+        failure.contains("account_closed") && failure.contains("po_s2"),
+        "{s2}"
+    );
+
+    // An automatic payout names no Fleet payout: acknowledged, nothing moves.
+    let automatic = json!({"id": "po_auto", "object": "payout", "amount": 2_000, "currency": "eur",
+        "status": "failed", "failure_code": "no_account", "metadata": {}});
+    let (status, answer) = p.stripe_event("payout.failed", "acct_s2", automatic).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["outcome"], "ignored", "{answer}");
+    assert_eq!(p.balance("s2").await, (0, 0, 2_000));
+    p.ledger_sums_to_zero().await;
+    let report = p.reconcile().await;
+    assert_eq!(report["mismatches"], 0, "{report}");
+}
+
+#[tokio::test]
+async fn stripe_bank_payout_events_on_sqlite() {
+    stripe_bank_payout_events(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn stripe_bank_payout_events_on_postgres_and_redis() {
+    stripe_bank_payout_events(Backend::RedisPostgres).await;
 }
 
 #[tokio::test]

@@ -2,6 +2,17 @@
 //! (`transfer.created` → paid; `transfer.reversed` → failed, funds back to
 //! available). No bearer credential: the `Stripe-Signature` header is the
 //! authentication.
+//!
+//! Payout events of a seller's connected account (`payout.paid`,
+//! `payout.failed`, with `account` set) are about the next hop: Stripe paying
+//! the seller's Stripe balance out to their bank. When the payout carries a
+//! Fleet payout id (`metadata.payout_id`), `payout.paid` settles that payout
+//! as paid (the transfer evidently arrived, even if its own event was lost),
+//! and `payout.failed` also settles it as paid and records the bank's failure
+//! on it: the funds are back in the seller's Stripe balance, not the
+//! platform's, so the ledger does not return them to available (that would
+//! pay twice). Payouts without a Fleet id (Stripe's automatic payouts) are
+//! acknowledged and logged.
 
 use crate::{error::ApiError, state::AppState};
 use axum::{Json, Router, body::Bytes, extract::State, http::HeaderMap, routing::post};
@@ -20,6 +31,9 @@ struct Event {
     #[serde(rename = "type")]
     kind: String,
     data: EventData,
+    /// The connected account the event happened on (Connect webhooks).
+    #[serde(default)]
+    account: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -32,7 +46,8 @@ struct EventData {
 pub struct WebhookAnswer {
     /// Always true once the signature checked out.
     pub received: bool,
-    /// `paid`, `failed`, or `ignored` (event type or payout unknown).
+    /// `paid`, `failed`, `bank_failed` (the seller's bank payout failed after
+    /// the transfer arrived), or `ignored` (event type or payout unknown).
     pub outcome: String,
 }
 
@@ -68,15 +83,38 @@ pub async fn stripe_webhook(
         .map_err(|e| ApiError::BadRequest(format!("not a Stripe event: {e}")))?;
     let object = &event.data.object;
     let payout_id = object["metadata"]["payout_id"].as_str();
-    let transfer_id = object["id"].as_str();
+    // The transfer (tr_…) or payout (po_…) the event is about.
+    let object_id = object["id"].as_str();
     let payouts = Payouts::new(state.db.clone());
     let result = match (event.kind.as_str(), payout_id) {
         ("transfer.created" | "transfer.paid", Some(pid)) => {
-            payouts.paid(pid, transfer_id).await.map(|_| "paid")
+            payouts.paid(pid, object_id).await.map(|_| "paid")
         }
         ("transfer.reversed" | "transfer.failed", Some(pid)) => {
-            let reason = format!("Stripe {} ({})", event.kind, transfer_id.unwrap_or("?"));
+            let reason = format!("Stripe {} ({})", event.kind, object_id.unwrap_or("?"));
             payouts.failed(pid, &reason).await.map(|_| "failed")
+        }
+        ("payout.paid", Some(pid)) => payouts.paid(pid, None).await.map(|_| "paid"),
+        ("payout.failed", Some(pid)) => {
+            let reason = format!(
+                "Stripe payout {} from the seller's Stripe balance to their bank failed ({}: {}); \
+                 the funds are back in their Stripe balance",
+                object_id.unwrap_or("?"),
+                object["failure_code"].as_str().unwrap_or("unknown"),
+                object["failure_message"].as_str().unwrap_or("no message"),
+            );
+            payouts
+                .bank_payout_failed(pid, &reason)
+                .await
+                .map(|_| "bank_failed")
+        }
+        ("payout.paid" | "payout.failed", None) => {
+            if event.kind == "payout.failed" {
+                tracing::warn!(event = %event.id, account = event.account.as_deref().unwrap_or(""),
+                    payout = object_id.unwrap_or(""), failure = object["failure_code"].as_str().unwrap_or(""),
+                    "a seller's Stripe payout to their bank failed; it names no Fleet payout");
+            }
+            Ok("ignored")
         }
         _ => Ok("ignored"),
     };

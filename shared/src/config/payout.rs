@@ -33,6 +33,9 @@ pub struct PayoutSettings {
     pub stripe_secret_key: Option<String>,
     /// Secret of the Stripe webhook endpoint (`whsec_…`) that signs events.
     pub stripe_webhook_secret: Option<String>,
+    /// Days after which reconciliation reports a SEPA payout still in transit
+    /// (its batch never confirmed, or never written) as a mismatch; 0: never.
+    pub sepa_confirm_days: u32,
 }
 
 /// A payout provider.
@@ -73,6 +76,7 @@ impl Default for PayoutSettings {
             stripe_api_base: "https://api.stripe.com".to_owned(),
             stripe_secret_key: None,
             stripe_webhook_secret: None,
+            sepa_confirm_days: 5,
         }
     }
 }
@@ -81,6 +85,11 @@ impl PayoutSettings {
     /// The hold period in milliseconds.
     pub fn hold_ms(&self) -> i64 {
         i64::from(self.hold_days) * 24 * 3_600 * 1_000
+    }
+
+    /// How long a SEPA payout may stay in transit before reconciliation reports it, in ms (None: never).
+    pub fn sepa_confirm_ms(&self) -> Option<i64> {
+        (self.sepa_confirm_days > 0).then(|| i64::from(self.sepa_confirm_days) * 24 * 3_600 * 1_000)
     }
 
     /// The payout schedule, None when `schedule` is empty.

@@ -7,6 +7,11 @@
 //! IMMEDIATE`, taking the single write lock before reading. Either way the
 //! order's state is read after the lock, and `UNIQUE (order_id, seq)` turns
 //! any remaining race (an event naming another seller) into a retry.
+//!
+//! An order event costs PostgreSQL five round trips: `BEGIN`, the lock (the
+//! accounts are created first only when missing), one read of the stored
+//! event and the order's latest state, one statement inserting transfer,
+//! postings and event (returning the stored postings' sum, checked), `COMMIT`.
 
 use super::{Db, DbError};
 use crate::ledger::{
@@ -161,9 +166,6 @@ type EventRow = (
     i64,
 );
 
-const EVENT_COLUMNS: &str = "id, event_id, order_id, kind, seller_id, currency, amount, fee_requested, fee, \
-     transfer_id, release_at, created_at";
-
 fn event_from_row(row: EventRow, postings: Vec<PostingRecord>) -> Result<EventRecord, DbError> {
     let (
         id,
@@ -284,7 +286,7 @@ macro_rules! write_transfer {
                     .join(", ");
                 let mut q = sqlx::query(AssertSqlSafe(format!(
                     "INSERT INTO ledger_postings (transfer_id, account_id, seller_id, currency, bucket, amount, created_at) \
-                     VALUES {values}"
+                     VALUES {values} RETURNING amount"
                 )));
                 for p in $transfer.postings() {
                     q = q
@@ -303,14 +305,9 @@ macro_rules! write_transfer {
                         amount: p.amount,
                     });
                 }
-                q.execute(&mut *$tx).await?;
                 // Debits equal credits: checked by `Transfer::new`, and again on what was stored.
-                let (sum, count): (i64, i64) = sqlx::query_as(
-                    "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT), COUNT(*) FROM ledger_postings WHERE transfer_id = $1",
-                )
-                .bind(&$transfer.id)
-                .fetch_one(&mut *$tx)
-                .await?;
+                let stored: Vec<i64> = q.fetch_all(&mut *$tx).await?.iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<_, _>>()?;
+                let (sum, count) = (stored.iter().map(|a| i128::from(*a)).sum::<i128>(), stored.len() as i64);
                 if sum != 0 || count != $transfer.postings().len() as i64 {
                     return Err(LedgerError::Db(corrupt(format!(
                         "transfer {} stored {count} postings summing to {sum}",
@@ -516,40 +513,10 @@ impl Db {
         now: i64,
     ) -> Result<Recorded, LedgerError> {
         let accounts = accounts_of(&event.seller_id, &event.currency);
-        let is_pg = !self.is_sqlite();
         let internal = event.kind == EventType::Released;
-        let insert_accounts = insert_accounts_sql(accounts.len());
-        let seller_ids: Vec<String> = accounts
-            .iter()
-            .filter(|a| a.seller_id.is_some())
-            .map(Account::id)
-            .collect();
-        let lock = lock_sql(seller_ids.len());
         write_tx!(self, tx => {
-            let mut q = sqlx::query(AssertSqlSafe(insert_accounts.clone()));
-            for a in &accounts {
-                q = q
-                    .bind(a.id())
-                    .bind(a.seller_id.clone())
-                    .bind(a.currency.to_string())
-                    .bind(a.bucket.as_str())
-                    .bind(now);
-            }
-            q.execute(&mut *tx).await?;
-            if is_pg {
-                let mut q = sqlx::query(AssertSqlSafe(lock.clone()));
-                for a in &seller_ids {
-                    q = q.bind(a);
-                }
-                q.fetch_all(&mut *tx).await?;
-            }
-
-            let existing: Option<EventRow> = sqlx::query_as(AssertSqlSafe(format!(
-                "SELECT {EVENT_COLUMNS} FROM ledger_events WHERE id = $1"
-            )))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+            tx.lock_accounts(&accounts, now).await?;
+            let (existing, latest) = tx.event_and_latest(id, &event.order_id).await?;
             if let Some(row) = existing {
                 let same = internal
                     || (row.3 == event.kind.as_str()
@@ -583,12 +550,6 @@ impl Db {
                 });
             }
 
-            let latest: Option<(i64, String)> = sqlx::query_as(
-                "SELECT seq, state FROM ledger_events WHERE order_id = $1 ORDER BY seq DESC LIMIT 1",
-            )
-            .bind(&event.order_id)
-            .fetch_optional(&mut *tx)
-            .await?;
             let (seq, state) = match latest {
                 Some((seq, state)) => (
                     seq,
@@ -601,11 +562,10 @@ impl Db {
                 (Some(s), true) => s.held(),
                 _ => event.amount,
             };
-
-            let mut transfer_id = None;
-            let mut postings = Vec::new();
-            if !plan.postings.is_empty() {
-                let transfer = Transfer::new(
+            let transfer = if plan.postings.is_empty() {
+                None
+            } else {
+                Some(Transfer::new(
                     id.to_owned(),
                     event.kind.as_str(),
                     &event.currency,
@@ -616,38 +576,45 @@ impl Db {
                             amount: *amount,
                         })
                         .collect(),
-                )?;
-                postings = write_transfer!(tx, &transfer, Some(&event.order_id), (!internal).then(|| event.event_id.clone()), Some(&event.seller_id), now);
-                transfer_id = Some(transfer.id);
-            }
-
-            let state_json = serde_json::to_string(&plan.next).map_err(corrupt)?;
-            sqlx::query(
-                "INSERT INTO ledger_events (id, event_id, order_id, seq, kind, seller_id, currency, amount, \
-                 fee_requested, fee, transfer_id, release_at, state, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-            )
-            .bind(id)
-            .bind((!internal).then(|| event.event_id.clone()))
-            .bind(&event.order_id)
-            .bind(seq + 1)
-            .bind(event.kind.as_str())
-            .bind(&event.seller_id)
-            .bind(event.currency.as_str())
-            .bind(amount)
-            .bind(event.fee)
-            .bind(plan.fee)
-            .bind(&transfer_id)
-            .bind(plan.schedule_release)
-            .bind(&state_json)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+                )?)
+            };
+            let row = NewEventRow {
+                id,
+                event_id: (!internal).then(|| event.event_id.clone()),
+                order_id: &event.order_id,
+                seq: seq + 1,
+                kind: event.kind.as_str(),
+                seller_id: &event.seller_id,
+                currency: event.currency.as_str(),
+                amount,
+                fee_requested: event.fee,
+                fee: plan.fee,
+                release_at: plan.schedule_release,
+                state: serde_json::to_string(&plan.next).map_err(corrupt)?,
+                now,
+                transfer: transfer.as_ref(),
+            };
+            tx.write_event(&row).await?;
             tx.commit().await?;
+            let postings = transfer
+                .as_ref()
+                .map(|t| {
+                    t.postings()
+                        .iter()
+                        .map(|p| PostingRecord {
+                            account_id: p.account.id(),
+                            seller_id: p.account.seller_id.clone(),
+                            currency: p.account.currency.to_string(),
+                            bucket: p.account.bucket,
+                            amount: p.amount,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
             Ok(Recorded {
                 event: EventRecord {
                     id: id.to_owned(),
-                    event_id: (!internal).then(|| event.event_id.clone()),
+                    event_id: row.event_id,
                     order_id: event.order_id.clone(),
                     kind: event.kind,
                     seller_id: event.seller_id.clone(),
@@ -655,7 +622,7 @@ impl Db {
                     amount,
                     fee_requested: event.fee,
                     fee: plan.fee,
-                    transfer_id,
+                    transfer_id: transfer.map(|t| t.id),
                     postings,
                     schedules_release: plan.schedule_release,
                     created_at: now,
@@ -763,4 +730,285 @@ fn posting_records(
             })
         })
         .collect()
+}
+
+/// An order event row to insert, with the transfer it posts when money moves.
+struct NewEventRow<'a> {
+    id: &'a str,
+    event_id: Option<String>,
+    order_id: &'a str,
+    seq: i64,
+    kind: &'a str,
+    seller_id: &'a str,
+    currency: &'a str,
+    amount: i64,
+    fee_requested: Option<i64>,
+    fee: Option<i64>,
+    release_at: Option<i64>,
+    state: String,
+    now: i64,
+    transfer: Option<&'a Transfer>,
+}
+
+/// The stored event under an id and the order's latest event, in one row set.
+type JoinedRow = (
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    i64,
+    i64,
+    String,
+);
+
+/// One read instead of two: the event stored under `$1` and the latest of order `$2`.
+const EVENT_AND_LATEST_SQL: &str = "SELECT 'existing', id, event_id, order_id, kind, seller_id, currency, amount, \
+     fee_requested, fee, transfer_id, release_at, created_at, seq, state FROM ledger_events WHERE id = $1 \
+     UNION ALL SELECT * FROM (SELECT 'latest', id, event_id, order_id, kind, seller_id, currency, amount, \
+     fee_requested, fee, transfer_id, release_at, created_at, seq, state FROM ledger_events \
+     WHERE order_id = $2 ORDER BY seq DESC LIMIT 1) AS latest";
+
+/// Splits [`EVENT_AND_LATEST_SQL`]'s rows into the stored event and the latest (seq, state).
+fn split_joined(rows: Vec<JoinedRow>) -> (Option<EventRow>, Option<(i64, String)>) {
+    let mut existing = None;
+    let mut latest = None;
+    for r in rows {
+        if r.0 == "existing" {
+            existing = Some((
+                r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11, r.12,
+            ));
+        } else {
+            latest = Some((r.13, r.14));
+        }
+    }
+    (existing, latest)
+}
+
+fn check_stored(transfer: &Transfer, sum: i64, count: i64) -> Result<(), LedgerError> {
+    if sum != 0 || count != transfer.postings().len() as i64 {
+        return Err(LedgerError::Db(corrupt(format!(
+            "transfer {} stored {count} postings summing to {sum}",
+            transfer.id
+        ))));
+    }
+    Ok(())
+}
+
+/// The steps of recording an order event whose SQL differs by dialect, on
+/// an open write transaction. PostgreSQL gets fewer round trips: the write
+/// is one statement; SQLite runs in-process, where round trips cost little.
+trait EventTx {
+    /// Creates the event's accounts if missing and, on PostgreSQL, locks the
+    /// seller's accounts (`FOR UPDATE`, in id order).
+    async fn lock_accounts(&mut self, accounts: &[Account], now: i64) -> Result<(), LedgerError>;
+    /// The event stored under `id`, and the order's latest (seq, state).
+    async fn event_and_latest(
+        &mut self,
+        id: &str,
+        order_id: &str,
+    ) -> Result<(Option<EventRow>, Option<(i64, String)>), LedgerError>;
+    /// Inserts the event and its transfer and postings, and checks that the
+    /// stored postings sum to zero.
+    async fn write_event(&mut self, row: &NewEventRow<'_>) -> Result<(), LedgerError>;
+}
+
+fn insert_accounts<'q, DB: sqlx::Database>(
+    accounts: &'q [Account],
+    now: i64,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
+where
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut q = sqlx::query(AssertSqlSafe(insert_accounts_sql(accounts.len())));
+    for a in accounts {
+        q = q
+            .bind(a.id())
+            .bind(a.seller_id.clone())
+            .bind(a.currency.to_string())
+            .bind(a.bucket.as_str())
+            .bind(now);
+    }
+    q
+}
+
+impl EventTx for sqlx::Transaction<'static, sqlx::Postgres> {
+    async fn lock_accounts(&mut self, accounts: &[Account], now: i64) -> Result<(), LedgerError> {
+        let (sellers, platform): (Vec<&Account>, Vec<&Account>) =
+            accounts.iter().partition(|a| a.seller_id.is_some());
+        let sellers: Vec<String> = sellers.into_iter().map(Account::id).collect();
+        let platform: Vec<String> = platform.into_iter().map(Account::id).collect();
+        // Locks the seller's rows only (platform rows are shared by every
+        // writer) and counts the platform's, to know whether all exist.
+        let lock = "SELECT a.id, (SELECT COUNT(*) FROM ledger_accounts p WHERE p.id = ANY($2)) \
+             FROM ledger_accounts a WHERE a.id = ANY($1) ORDER BY a.id FOR UPDATE OF a";
+        let rows: Vec<(String, i64)> = sqlx::query_as(lock)
+            .bind(&sellers)
+            .bind(&platform)
+            .fetch_all(&mut **self)
+            .await?;
+        let complete = rows.len() == sellers.len()
+            && rows
+                .first()
+                .map_or(platform.is_empty(), |r| r.1 == platform.len() as i64);
+        if !complete {
+            insert_accounts::<sqlx::Postgres>(accounts, now)
+                .execute(&mut **self)
+                .await?;
+            sqlx::query(lock)
+                .bind(&sellers)
+                .bind(&platform)
+                .fetch_all(&mut **self)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn event_and_latest(
+        &mut self,
+        id: &str,
+        order_id: &str,
+    ) -> Result<(Option<EventRow>, Option<(i64, String)>), LedgerError> {
+        let rows: Vec<JoinedRow> = sqlx::query_as(EVENT_AND_LATEST_SQL)
+            .bind(id)
+            .bind(order_id)
+            .fetch_all(&mut **self)
+            .await?;
+        Ok(split_joined(rows))
+    }
+
+    async fn write_event(&mut self, row: &NewEventRow<'_>) -> Result<(), LedgerError> {
+        let Some(t) = row.transfer else {
+            insert_event_row::<sqlx::Postgres>(row, None)
+                .execute(&mut **self)
+                .await?;
+            return Ok(());
+        };
+        let postings = t.postings();
+        let (sum, count, events): (i64, i64, i64) = sqlx::query_as(
+            "WITH t AS (INSERT INTO ledger_transfers (id, kind, order_id, event_id, seller_id, currency, created_at) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id), \
+             p AS (INSERT INTO ledger_postings (transfer_id, account_id, seller_id, currency, bucket, amount, created_at) \
+               SELECT t.id, x.account_id, x.seller_id, $6, x.bucket, x.amount, $7 FROM t \
+               CROSS JOIN UNNEST($8::text[], $9::text[], $10::text[], $11::bigint[]) \
+                 WITH ORDINALITY AS x(account_id, seller_id, bucket, amount, n) \
+               ORDER BY x.n RETURNING amount), \
+             e AS (INSERT INTO ledger_events (id, event_id, order_id, seq, kind, seller_id, currency, amount, \
+                 fee_requested, fee, transfer_id, release_at, state, created_at) \
+               SELECT $12, $4, $3, $13, $14, $5, $6, $15, $16, $17, t.id, $18, $19, $7 FROM t RETURNING id) \
+             SELECT CAST(COALESCE(SUM(p.amount), 0) AS BIGINT), COUNT(*), (SELECT COUNT(*) FROM e) FROM p",
+        )
+        .bind(&t.id)
+        .bind(&t.kind)
+        .bind(row.order_id)
+        .bind(&row.event_id)
+        .bind(row.seller_id)
+        .bind(t.currency.as_str())
+        .bind(row.now)
+        .bind(postings.iter().map(|p| p.account.id()).collect::<Vec<_>>())
+        .bind(postings.iter().map(|p| p.account.seller_id.clone()).collect::<Vec<_>>())
+        .bind(postings.iter().map(|p| p.account.bucket.as_str()).collect::<Vec<_>>())
+        .bind(postings.iter().map(|p| p.amount).collect::<Vec<_>>())
+        .bind(row.id)
+        .bind(row.seq)
+        .bind(row.kind)
+        .bind(row.amount)
+        .bind(row.fee_requested)
+        .bind(row.fee)
+        .bind(row.release_at)
+        .bind(&row.state)
+        .fetch_one(&mut **self)
+        .await?;
+        if events != 1 {
+            return Err(LedgerError::Db(corrupt(format!(
+                "event {} was not stored with its transfer",
+                row.id
+            ))));
+        }
+        check_stored(t, sum, count)
+    }
+}
+
+impl EventTx for sqlx::Transaction<'static, sqlx::Sqlite> {
+    async fn lock_accounts(&mut self, accounts: &[Account], now: i64) -> Result<(), LedgerError> {
+        // `BEGIN IMMEDIATE` already holds the database's single write lock.
+        insert_accounts::<sqlx::Sqlite>(accounts, now)
+            .execute(&mut **self)
+            .await?;
+        Ok(())
+    }
+
+    async fn event_and_latest(
+        &mut self,
+        id: &str,
+        order_id: &str,
+    ) -> Result<(Option<EventRow>, Option<(i64, String)>), LedgerError> {
+        let rows: Vec<JoinedRow> = sqlx::query_as(EVENT_AND_LATEST_SQL)
+            .bind(id)
+            .bind(order_id)
+            .fetch_all(&mut **self)
+            .await?;
+        Ok(split_joined(rows))
+    }
+
+    async fn write_event(&mut self, row: &NewEventRow<'_>) -> Result<(), LedgerError> {
+        if let Some(t) = row.transfer {
+            let conn = &mut **self;
+            write_transfer!(
+                conn,
+                t,
+                Some(row.order_id),
+                row.event_id.clone(),
+                Some(row.seller_id),
+                row.now
+            );
+        }
+        insert_event_row::<sqlx::Sqlite>(row, row.transfer.map(|t| t.id.as_str()))
+            .execute(&mut **self)
+            .await?;
+        Ok(())
+    }
+}
+
+fn insert_event_row<'q, DB: sqlx::Database>(
+    row: &'q NewEventRow<'_>,
+    transfer_id: Option<&'q str>,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
+where
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query(
+        "INSERT INTO ledger_events (id, event_id, order_id, seq, kind, seller_id, currency, amount, \
+         fee_requested, fee, transfer_id, release_at, state, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+    )
+    .bind(row.id)
+    .bind(&row.event_id)
+    .bind(row.order_id)
+    .bind(row.seq)
+    .bind(row.kind)
+    .bind(row.seller_id)
+    .bind(row.currency)
+    .bind(row.amount)
+    .bind(row.fee_requested)
+    .bind(row.fee)
+    .bind(transfer_id)
+    .bind(row.release_at)
+    .bind(&row.state)
+    .bind(row.now)
 }

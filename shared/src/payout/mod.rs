@@ -320,6 +320,29 @@ impl Payouts {
         })
     }
 
+    /// Records that the seller's own bank payout of the funds failed after
+    /// they reached the seller's Stripe account (a connected account's
+    /// `payout.failed`). The transfer arrived, so the payout is settled as
+    /// paid if it was not yet, and the failure is noted on it; no funds move
+    /// back to available: Stripe keeps them in the seller's balance, and
+    /// returning them here would pay the seller twice.
+    pub async fn bank_payout_failed(&self, id: &str, reason: &str) -> Result<Settled, PayoutError> {
+        let settled = self.paid(id, None).await?;
+        self.db
+            .set_payout_status(
+                id,
+                &[PayoutStatus::Paid],
+                PayoutStatus::Paid,
+                StatusChange {
+                    failure: Some(reason),
+                    ..StatusChange::default()
+                },
+                now_ms(),
+            )
+            .await?;
+        Ok(settled)
+    }
+
     /// Settles the payout as failed: its funds go back to available (from in
     /// transit, or from paid out when it had been confirmed paid).
     pub async fn failed(&self, id: &str, reason: &str) -> Result<Settled, PayoutError> {

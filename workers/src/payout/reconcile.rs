@@ -1,6 +1,8 @@
 //! Reconciliation: compares what the providers hold (Stripe's transfer list,
 //! confirmed SEPA batches) and the ledger's payout transfers with each
-//! payout's status, and records every mismatch for ops.
+//! payout's status, and records every mismatch for ops — including SEPA
+//! payouts left in transit longer than `payout.sepa_confirm_days` (a batch
+//! the bank never confirmed, or a payout no file carries).
 
 use super::{
     PayoutServices,
@@ -160,11 +162,23 @@ fn check_stripe(p: &PayoutRecord, transfers: &[&StripeTransfer], findings: &mut 
     }
 }
 
+/// Whole days from `then` to `now` (both ms since epoch).
+fn days_since(then: i64, now: i64) -> i64 {
+    now.saturating_sub(then) / (24 * 3_600 * 1_000)
+}
+
 impl ReconcileHandler {
     async fn reconcile(&self, id: &str) -> Result<(i64, Vec<Mismatch>), String> {
         let s = &self.services;
         let db = s.payouts.db();
         let ledger = db.payout_transfer_ids().await.map_err(|e| e.to_string())?;
+        let now = now_ms();
+        // A SEPA payout still in transit before this (ms since epoch) is stuck.
+        let stuck_before = s
+            .config
+            .payout
+            .sepa_confirm_ms()
+            .map(|ms| now.saturating_sub(ms));
         let mut findings = Findings(Vec::new());
         let mut checked = 0i64;
 
@@ -203,6 +217,22 @@ impl ReconcileHandler {
                 for p in &page {
                     checked += 1;
                     check_ledger(p, &ledger, &mut findings);
+                    // In transit and in no file: the batch job never wrote it.
+                    if provider == "sepa"
+                        && p.status == PayoutStatus::InTransit
+                        && p.batch_id.is_none()
+                        && stuck_before.is_some_and(|t| p.updated_at < t)
+                    {
+                        findings.add(
+                            Some(&p.id),
+                            None,
+                            "stuck_in_transit",
+                            format!(
+                                "payout has been in transit for {} days and is in no SEPA file",
+                                days_since(p.updated_at, now)
+                            ),
+                        );
+                    }
                     if provider == "stripe" {
                         known.insert(p.id.clone());
                         let ts = by_payout
@@ -246,7 +276,23 @@ impl ReconcileHandler {
                         "batch {} lists {} payouts for {} cents; the ledger's payouts are {} for {} cents",
                         b.id, b.payouts, b.ctrl_sum, members.len(), sum));
                 }
+                // Written, handed to the bank, and never confirmed paid or failed.
+                let unconfirmed =
+                    b.status == "created" && stuck_before.is_some_and(|t| b.created_at < t);
                 for p in &members {
+                    if unconfirmed && p.status == PayoutStatus::Submitted {
+                        findings.add(
+                            Some(&p.id),
+                            Some(&b.id),
+                            "stuck_in_transit",
+                            format!(
+                                "batch {} was written {} days ago and never confirmed: payout {} is still in transit",
+                                b.id,
+                                days_since(b.created_at, now),
+                                p.id
+                            ),
+                        );
+                    }
                     let fine = match b.status.as_str() {
                         "created" => p.status == PayoutStatus::Submitted,
                         "paid" => matches!(p.status, PayoutStatus::Paid | PayoutStatus::Failed),
