@@ -3,129 +3,64 @@
 //! reconciliation) with the payout worker running in-process, a SEPA file
 //! validated against the pain.001.001.03 XSD, and the fake Stripe server.
 
-use fleet_api::AppState;
-use fleet_jobs::{WorkerKind, queues};
-use fleet_shared::{Config, Queues, config::PayoutProvider, db::api_keys::Role, ledger::Bucket};
-use fleet_testkit::{Backend, RedisServer, TestDb, stripe::FakeStripe, unique, wait_for};
-use fleet_workers::{Services, runtime::WorkerPool};
+use fleet_jobs::WorkerKind;
+use fleet_shared::{config::PayoutProvider, db::api_keys::Role, ledger::Bucket};
+use fleet_testkit::{Backend, platform::Platform, stripe::FakeStripe, unique, wait_for};
 use reqwest::Client;
 use serde_json::{Value, json};
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 const WEBHOOK_SECRET: &str = "whsec_fleet_test";
 
-struct Platform {
-    base: String,
-    http: Client,
-    db: TestDb,
+/// The platform with a payout worker, and ops, backend and seller keys.
+struct Payouts {
+    p: Platform,
     ops: String,
     backend: String,
     seller1: String,
-    _redis: Option<RedisServer>,
-    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
-impl Platform {
+impl std::ops::Deref for Payouts {
+    type Target = Platform;
+
+    fn deref(&self) -> &Platform {
+        &self.p
+    }
+}
+
+impl Payouts {
     /// API and payout worker on `backend`, paying with `provider`; Stripe calls go to `stripe`.
     async fn start(
         backend: Backend,
         provider: PayoutProvider,
         stripe: Option<&FakeStripe>,
-    ) -> Platform {
-        let db = TestDb::for_backend(backend).await;
-        // A private Redis: the payout worker consumes the real `payout` queue.
-        let redis = match backend {
-            Backend::Sqlite => None,
-            Backend::RedisPostgres => Some(RedisServer::start().await),
-        };
-        let queues = match &redis {
-            Some(r) => Queues::redis(&r.url(), db.db.clone()).await.unwrap(),
-            None => db.queues().await,
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let mut config = Config {
-            database_url: Some(db.url.clone()),
-            redis_url: redis.as_ref().map(RedisServer::url),
-            public_url: Some(base.clone()),
-            secret_key: Some(unique("fleet-test-secret-key-that-is-long-")),
-            ..Config::default()
-        };
-        config.queue.idle_poll_ms = 50;
-        config.payout.fee_percent_bps = 0;
-        config.payout.fee_fixed_minor = 0;
-        config.payout.hold_days = 0;
-        config.payout.schedule = String::new();
-        config.payout.provider = provider;
-        config.payout.sepa_debtor_iban = Some("DE02120300000000202051".to_owned());
-        config.payout.sepa_debtor_bic = Some("BYLADEM1001".to_owned());
-        config.payout.stripe_webhook_secret = Some(WEBHOOK_SECRET.to_owned());
-        if let Some(fake) = stripe {
-            config.payout.stripe_api_base = fake.base.clone();
-            config.payout.stripe_secret_key = Some(fake.secret_key.clone());
+    ) -> Payouts {
+        let stripe = stripe.map(|fake| (fake.base.clone(), fake.secret_key.clone()));
+        let p = Platform::on(backend)
+            .workers(&[WorkerKind::Payout])
+            .configure(move |config| {
+                config.payout.fee_percent_bps = 0;
+                config.payout.fee_fixed_minor = 0;
+                config.payout.hold_days = 0;
+                config.payout.schedule = String::new();
+                config.payout.provider = provider;
+                config.payout.sepa_debtor_iban = Some("DE02120300000000202051".to_owned());
+                config.payout.sepa_debtor_bic = Some("BYLADEM1001".to_owned());
+                config.payout.stripe_webhook_secret = Some(WEBHOOK_SECRET.to_owned());
+                if let Some((base, key)) = stripe {
+                    config.payout.stripe_api_base = base;
+                    config.payout.stripe_secret_key = Some(key);
+                }
+                config.kinds.payout.backoff_base_ms = 100;
+            })
+            .start()
+            .await;
+        Payouts {
+            ops: p.key(Role::Ops, None).await,
+            backend: p.key(Role::Backend, None).await,
+            seller1: p.key(Role::Seller, Some("s1")).await,
+            p,
         }
-        config.kinds.payout.backoff_base_ms = 100;
-        let blobs = fleet_testkit::fs_blobs(&base).await;
-        let state = AppState::new(config.clone(), queues.clone(), blobs.clone())
-            .await
-            .unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (stop_api, api_stopped) = tokio::sync::watch::channel(false);
-        tokio::spawn(fleet_api::serve(listener, state, async move {
-            let mut rx = api_stopped.clone();
-            let _ = rx.wait_for(|v| *v).await;
-        }));
-        let services = Services {
-            db: db.db.clone(),
-            queues: queues.clone(),
-            blobs,
-            config: Arc::new(config.clone()),
-        };
-        let mut pool = WorkerPool::new(
-            queues,
-            fleet_workers::registry(&[WorkerKind::Payout], &services),
-            &config.queue,
-        );
-        pool.add_queue(
-            queues::PAYOUT,
-            config.kinds.of(WorkerKind::Payout),
-            &config.queue,
-        );
-        tokio::spawn(pool.run(async move {
-            let _ = stopped.await;
-            let _ = stop_api.send(true);
-        }));
-        let key = |role, seller: Option<&'static str>| {
-            let db = db.db.clone();
-            async move { db.create_api_key("test", role, seller).await.unwrap().1 }
-        };
-        Platform {
-            ops: key(Role::Ops, None).await,
-            backend: key(Role::Backend, None).await,
-            seller1: key(Role::Seller, Some("s1")).await,
-            base,
-            http: Client::new(),
-            db,
-            _redis: redis,
-            _stop: stop,
-        }
-    }
-
-    async fn call(&self, method: &str, path: &str, key: &str, body: Option<Value>) -> (u16, Value) {
-        let url = format!("{}{path}", self.base);
-        let req = match method {
-            "GET" => self.http.get(url),
-            "PUT" => self.http.put(url),
-            _ => self.http.post(url),
-        }
-        .bearer_auth(key);
-        let req = match body {
-            Some(b) => req.json(&b),
-            None => req,
-        };
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(Value::Null))
     }
 
     /// Makes `amount` available to `seller` (a paid and completed order).
@@ -240,7 +175,7 @@ fn xmllint(xml: &[u8]) -> std::process::Output {
 }
 
 async fn sepa_flow(backend: Backend) {
-    let p = Platform::start(backend, PayoutProvider::Sepa, None).await;
+    let p = Payouts::start(backend, PayoutProvider::Sepa, None).await;
     // Bank details are validated and stored encrypted.
     let (status, body) = p
         .call("PUT", "/v1/sellers/s1/payout-destination", &p.seller1,
@@ -399,7 +334,7 @@ async fn sepa_payouts_on_postgres_and_redis() {
 /// `payout.sepa_confirm_days` (5 by default), then reports each payout still
 /// in transit, until the batch is confirmed.
 async fn unconfirmed_sepa_batch(backend: Backend) {
-    let p = Platform::start(backend, PayoutProvider::Sepa, None).await;
+    let p = Payouts::start(backend, PayoutProvider::Sepa, None).await;
     p.fund("s1", 5_000).await;
     p.destination("s1", json!({"bank": {"name": "Jurgen Muller", "iban": "DE89370400440532013000", "bic": "COBADEFFXXX"}})).await;
     let (status, run) = p.call("POST", "/v1/ops/payouts/runs", &p.ops, None).await;
@@ -474,7 +409,7 @@ async fn stripe_flow(backend: Backend) {
         format!("http://127.0.0.1:{port}/v1/webhooks/stripe"),
         WEBHOOK_SECRET.to_owned(),
     )));
-    let p = Platform::start(backend, PayoutProvider::Stripe, Some(&fake)).await;
+    let p = Payouts::start(backend, PayoutProvider::Stripe, Some(&fake)).await;
     // Forward the fake's webhooks from the reserved port to the API.
     let api = p.base.clone();
     let forward = axum::Router::new().fallback(move |req: axum::extract::Request| {
@@ -614,7 +549,7 @@ async fn stripe_flow(backend: Backend) {
     assert_eq!(report["items"][0]["kind"], "unknown_at_provider");
 }
 
-impl Platform {
+impl Payouts {
     /// Posts a signed Stripe event about `object` on connected account `account`; returns (status, answer).
     async fn stripe_event(&self, kind: &str, account: &str, object: Value) -> (u16, Value) {
         let body = json!({"id": unique("evt_"), "object": "event", "type": kind,
@@ -644,7 +579,7 @@ impl Platform {
 /// payouts wait `submitted` until the bank payout's event settles them.
 async fn stripe_bank_payout_events(backend: Backend) {
     let fake = FakeStripe::start(None);
-    let p = Platform::start(backend, PayoutProvider::Stripe, Some(&fake)).await;
+    let p = Payouts::start(backend, PayoutProvider::Stripe, Some(&fake)).await;
     p.fund("s1", 3_000).await;
     p.fund("s2", 2_000).await;
     p.destination("s1", json!({"stripe_account": "acct_s1"}))
