@@ -238,3 +238,57 @@ async fn server_down_then_up_on_sqlite() {
 async fn server_down_then_up_on_postgres_and_redis() {
     server_down_then_up(Backend::RedisPostgres).await;
 }
+
+/// Quiet hours defer the email job to the window's end: nothing is sent yet.
+async fn quiet_hours_defer(backend: Backend) {
+    let sink = SmtpSink::start().await;
+    let (p, key) = start(backend, sink.url()).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let minute = now / 60_000 % 1_440;
+    let hhmm = |m: i64| format!("{:02}:{:02}", m.rem_euclid(1_440) / 60, m.rem_euclid(60));
+    // Quiet from an hour ago until two hours from now (UTC).
+    let user = json!({"users": [{"id": "q1", "email": "q1@example.com", "locale": "en", "time_zone": "UTC",
+        "quiet_hours": {"start": hhmm(minute - 60), "end": hhmm(minute + 120)}}]});
+    let (status, body) = p.call("POST", "/v1/users", &key, Some(user)).await;
+    assert_eq!(status, 200, "{body}");
+    let id = post_event(
+        &p,
+        &key,
+        json!({"type": "new_listing", "idempotency_key": "quiet-1",
+        "data": {"title": "Lamp"}, "audience": {"user_ids": ["q1"]}}),
+    )
+    .await;
+    wait_for(
+        "the email to be queued",
+        Duration::from_secs(30),
+        || async {
+            (event_view(&p, &key, &id).await["deliveries"]["email"]["queued"] == 1).then_some(())
+        },
+    )
+    .await;
+    let sql = "SELECT run_at FROM jobs WHERE kind = 'notify.email'";
+    let run_at: i64 = match &p.db.db {
+        fleet_shared::Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+        fleet_shared::Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+    };
+    let end = (now / 60_000 + 120) * 60_000;
+    assert!(
+        (run_at - end).abs() <= 60_000,
+        "due at the end of quiet hours: {run_at} vs {end}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(sink.messages().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quiet_hours_defer_on_sqlite() {
+    quiet_hours_defer(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quiet_hours_defer_on_postgres_and_redis() {
+    quiet_hours_defer(Backend::RedisPostgres).await;
+}
