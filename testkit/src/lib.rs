@@ -6,7 +6,10 @@ pub mod effect;
 pub mod openai;
 pub mod platform;
 pub mod s3;
+pub mod smtp;
 pub mod stripe;
+
+pub use smtp::SmtpSink;
 
 use fleet_shared::{Db, Queues, blob::Blobs};
 use std::{future::Future, time::Duration};

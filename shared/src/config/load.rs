@@ -159,6 +159,14 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             "must start with file:// or s3://",
         ));
     }
+    if let Some(smtp) = &config.notify.smtp_url
+        && !(smtp.starts_with("smtp://") || smtp.starts_with("smtps://"))
+    {
+        return Err(ConfigError::invalid(
+            "notify.smtp_url",
+            "must start with smtp:// or smtps://",
+        ));
+    }
     if config.redis_url.is_none() && !url.starts_with("sqlite:") {
         return Err(ConfigError::invalid(
             "redis_url",

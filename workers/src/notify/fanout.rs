@@ -2,14 +2,15 @@
 //! id). A full chunk first enqueues the next one, so several workers share a
 //! big event. Per recipient it applies preferences, the daily cap for
 //! promotional types and quiet hours, writes inbox rows in bulk and records a
-//! delivery state per channel. Every write is keyed by (event, recipient):
+//! delivery state per channel, enqueueing one email job per recipient
+//! (in bulk, due at the end of quiet hours) when SMTP is set. Every write is keyed by (event, recipient):
 //! redoing a chunk after a crash writes nothing twice.
 
 use super::{quiet, templates::Templates};
 use crate::runtime::{JobContext, JobError, JobHandler};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use fleet_jobs::notify::FanoutChunk;
+use fleet_jobs::notify::{DeliverEmail, FanoutChunk};
 use fleet_shared::{
     Db, Queues,
     config::NotifySettings,
@@ -243,6 +244,8 @@ impl JobHandler for FanoutHandler {
         let mut inbox = Vec::new();
         let mut deliveries = Vec::new();
         let mut capped = Vec::new();
+        let mut jobs = Vec::new();
+        let email_on = self.settings.smtp_url.is_some();
         for (id, day) in &days {
             let user = users.get(id);
             let recipient = Recipient {
@@ -293,7 +296,26 @@ impl JobHandler for FanoutHandler {
             {
                 match decision {
                     Decision::Suppress(reason) => deliveries.push(suppress(channel, reason)),
-                    // The email and push senders are not built yet: recorded, never silently dropped.
+                    Decision::Deliver { run_at } if channel == Channel::Email && email_on => {
+                        outbound = true;
+                        deliveries.push(NewDelivery {
+                            event_id: event.id.clone(),
+                            channel,
+                            recipient: id.clone(),
+                            state: DeliveryState::Queued,
+                            reason: None,
+                        });
+                        let send = DeliverEmail {
+                            event_id: event.id.clone(),
+                            user_id: id.clone(),
+                            priority: job.priority,
+                        };
+                        let mut send =
+                            NewJob::of(&send, self.max_attempts).map_err(JobError::permanent)?;
+                        send.run_at = *run_at;
+                        jobs.push(send);
+                    }
+                    // Unset senders (push is not built yet, email without smtp_url): recorded, never silently dropped.
                     Decision::Deliver { .. } => {
                         outbound = true;
                         deliveries.push(suppress(channel, "channel_not_configured"));
@@ -316,6 +338,10 @@ impl JobHandler for FanoutHandler {
             .insert_cap_hits(&capped, &event.id)
             .await
             .map_err(JobError::retry)?;
+        // After the deliveries are recorded; the jobs' idempotency keys make a redone chunk enqueue nothing twice.
+        if !jobs.is_empty() {
+            self.queues.enqueue(jobs).await.map_err(JobError::retry)?;
+        }
         tracing::debug!(event_id = %event.id, recipients = page.len(), inbox = inbox.len(), "fan-out chunk done");
         Ok(())
     }

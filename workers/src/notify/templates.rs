@@ -109,6 +109,21 @@ const BUILTIN: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
+/// The email layouts around a rendered title and body: the `.html` one is
+/// autoescaped by minijinja, so event data never becomes markup.
+const EMAIL_LAYOUTS: &[(&str, &str)] = &[
+    (
+        "email.txt",
+        "{{ body }}\n\n--\nUnsubscribe: {{ unsubscribe }}\n",
+    ),
+    (
+        "email.html",
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{{ title }}</title></head>\n\
+         <body>\n<h1>{{ title }}</h1>\n<p>{{ body }}</p>\n\
+         <p><small><a href=\"{{ unsubscribe }}\">Unsubscribe</a></small></p>\n</body></html>\n",
+    ),
+];
+
 /// Why a text could not be rendered.
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
@@ -150,6 +165,11 @@ impl Templates {
                 tracing::error!(%err, "invalid built-in template");
             }
         }
+        for (name, source) in EMAIL_LAYOUTS {
+            if let Err(err) = env.add_template(name, source) {
+                tracing::error!(%err, "invalid built-in email layout");
+            }
+        }
         Templates {
             env,
             default_locale: default_locale.to_owned(),
@@ -184,6 +204,26 @@ impl Templates {
         let render = |name: &str| self.env.get_template(name).and_then(|t| t.render(data));
         render(&name).map_err(|source| TemplateError::Render { name, source })
     }
+
+    /// The text and HTML parts of an email with this title, body and unsubscribe link.
+    pub fn email_parts(
+        &self,
+        title: &str,
+        body: &str,
+        unsubscribe: &str,
+    ) -> Result<(String, String), TemplateError> {
+        let ctx = minijinja::context! { title, body, unsubscribe };
+        let render = |name: &str| {
+            self.env
+                .get_template(name)
+                .and_then(|t| t.render(&ctx))
+                .map_err(|source| TemplateError::Render {
+                    name: name.to_owned(),
+                    source,
+                })
+        };
+        Ok((render("email.txt")?, render("email.html")?))
+    }
 }
 
 #[cfg(test)]
@@ -210,5 +250,29 @@ mod tests {
             t.render("en", "nope", "body", &data),
             Err(TemplateError::Missing { .. })
         ));
+    }
+
+    #[test]
+    fn email_html_is_escaped_and_text_is_not() {
+        let t = Templates::builtin("en");
+        let (text, html) = t
+            .email_parts(
+                "Tom & Jerry",
+                "<script>x</script>",
+                "https://u.test/?a=1&b=2",
+            )
+            .unwrap();
+        assert!(text.starts_with("<script>x</script>\n"), "{text}");
+        assert!(text.contains("Unsubscribe: https://u.test/?a=1&b=2"));
+        assert!(html.contains("<h1>Tom &amp; Jerry</h1>"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;x&lt;&#x2f;script&gt;"),
+            "{html}"
+        );
+        assert!(
+            html.contains("href=\"https:&#x2f;&#x2f;u.test&#x2f;?a=1&amp;b=2\"")
+                || html.contains("href=\"https://u.test/?a=1&amp;b=2\""),
+            "{html}"
+        );
     }
 }
