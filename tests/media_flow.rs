@@ -207,14 +207,14 @@ async fn upload_flow(p: &Media) {
         )
         .await;
     let pending = created["media_id"].as_str().unwrap();
-    let (status, err) = p.complete(&p.seller1, &pending).await;
+    let (status, err) = p.complete(&p.seller1, pending).await;
     assert_eq!(status, 409, "{err}");
     let source = BlobKey::new(format!("uploads/{pending}/source")).unwrap();
     p.blobs
         .put_bytes(&source, bytes::Bytes::from_static(b"short"), "image/png")
         .await
         .unwrap();
-    let (status, err) = p.complete(&p.seller1, &pending).await;
+    let (status, err) = p.complete(&p.seller1, pending).await;
     assert_eq!(status, 409);
     assert!(
         err["error"]["message"]
