@@ -282,13 +282,15 @@ async fn threshold_empty_and_huge_descriptions() {
     let mut cfg = config();
     cfg.categorize.apply_threshold = 1.0;
     let catalogue = Arc::new(Catalogue::default());
-    catalogue.listings.lock().unwrap().insert(
-        "l1".into(),
-        CurrentCategory {
-            gid: None,
-            set_by_seller: false,
-        },
-    );
+    for id in ["l1", "l2"] {
+        catalogue.listings.lock().unwrap().insert(
+            id.into(),
+            CurrentCategory {
+                gid: None,
+                set_by_seller: false,
+            },
+        );
+    }
     let handler = CategorizeHandler::with_categorizer(
         services(&db, cfg.clone()).await,
         categorizer(&cfg),
