@@ -188,17 +188,19 @@ impl Db {
         Ok(written)
     }
 
-    /// The users among `ids` that exist, by id.
-    pub async fn notify_users(
-        &self,
-        ids: &[String],
-    ) -> Result<HashMap<String, NotifyUser>, DbError> {
-        let mut out = HashMap::with_capacity(ids.len());
+    /// The rows `select` (a query ending in `… IN (`) returns for all of `ids`,
+    /// read a few thousand ids per statement.
+    async fn rows_for_ids<T>(&self, select: &str, ids: &[String]) -> Result<Vec<T>, DbError>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + Send
+            + Unpin,
+    {
+        let mut out = Vec::new();
         for chunk in ids.chunks(BATCH * 5) {
-            let rows: Vec<UserRow> = on_pool!(self, pool => {
-                let mut q = sqlx::QueryBuilder::new(
-                    "SELECT id, email, locale, time_zone, quiet_start, quiet_end FROM notify_users WHERE id IN (",
-                );
+            let rows: Vec<T> = on_pool!(self, pool => {
+                let mut q = sqlx::QueryBuilder::new(select);
                 let mut list = q.separated(", ");
                 for id in chunk {
                     list.push_bind(id);
@@ -206,21 +208,35 @@ impl Db {
                 q.push(")");
                 q.build_query_as().fetch_all(pool).await
             })?;
-            for (id, email, locale, time_zone, qs, qe) in rows {
-                let quiet_hours = qs.zip(qe);
-                out.insert(
-                    id.clone(),
-                    NotifyUser {
-                        id,
-                        email,
-                        locale,
-                        time_zone,
-                        quiet_hours,
-                    },
-                );
-            }
+            out.extend(rows);
         }
         Ok(out)
+    }
+
+    /// The users among `ids` that exist, by id.
+    pub async fn notify_users(
+        &self,
+        ids: &[String],
+    ) -> Result<HashMap<String, NotifyUser>, DbError> {
+        let rows: Vec<UserRow> = self
+            .rows_for_ids(
+                "SELECT id, email, locale, time_zone, quiet_start, quiet_end FROM notify_users WHERE id IN (",
+                ids,
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, email, locale, time_zone, qs, qe)| {
+                let user = NotifyUser {
+                    id: id.clone(),
+                    email,
+                    locale,
+                    time_zone,
+                    quiet_hours: qs.zip(qe),
+                };
+                (id, user)
+            })
+            .collect())
     }
 
     /// Whether the user exists.
@@ -283,22 +299,13 @@ impl Db {
         &self,
         user_ids: &[String],
     ) -> Result<std::collections::HashSet<String>, DbError> {
-        let mut out = std::collections::HashSet::new();
-        for chunk in user_ids.chunks(BATCH * 5) {
-            let rows: Vec<(String,)> = on_pool!(self, pool => {
-                let mut q = sqlx::QueryBuilder::new(
-                    "SELECT DISTINCT user_id FROM notify_push_subscriptions WHERE user_id IN (",
-                );
-                let mut list = q.separated(", ");
-                for id in chunk {
-                    list.push_bind(id);
-                }
-                q.push(")");
-                q.build_query_as().fetch_all(pool).await
-            })?;
-            out.extend(rows.into_iter().map(|r| r.0));
-        }
-        Ok(out)
+        let rows: Vec<(String,)> = self
+            .rows_for_ids(
+                "SELECT DISTINCT user_id FROM notify_push_subscriptions WHERE user_id IN (",
+                user_ids,
+            )
+            .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
     /// Adds and removes follows (`target` = seller id) or likes (`target` = listing id).
@@ -372,30 +379,23 @@ impl Db {
         &self,
         user_ids: &[String],
     ) -> Result<HashMap<String, Vec<Preference>>, DbError> {
+        let rows: Vec<(String, String, String, i32)> = self
+            .rows_for_ids(
+                "SELECT user_id, category, channel, enabled FROM notify_preferences WHERE user_id IN (",
+                user_ids,
+            )
+            .await?;
+        let corrupt = |e: crate::notify::UnknownName| DbError::Corrupt {
+            table: "notify_preferences",
+            message: e.to_string(),
+        };
         let mut out: HashMap<String, Vec<Preference>> = HashMap::new();
-        for chunk in user_ids.chunks(BATCH * 5) {
-            let rows: Vec<(String, String, String, i32)> = on_pool!(self, pool => {
-                let mut q = sqlx::QueryBuilder::new(
-                    "SELECT user_id, category, channel, enabled FROM notify_preferences WHERE user_id IN (",
-                );
-                let mut list = q.separated(", ");
-                for id in chunk {
-                    list.push_bind(id);
-                }
-                q.push(")");
-                q.build_query_as().fetch_all(pool).await
-            })?;
-            for (user, category, channel, enabled) in rows {
-                let corrupt = |e: crate::notify::UnknownName| DbError::Corrupt {
-                    table: "notify_preferences",
-                    message: e.to_string(),
-                };
-                out.entry(user).or_default().push(Preference {
-                    category: category.parse().map_err(corrupt)?,
-                    channel: channel.parse().map_err(corrupt)?,
-                    enabled: enabled != 0,
-                });
-            }
+        for (user, category, channel, enabled) in rows {
+            out.entry(user).or_default().push(Preference {
+                category: category.parse().map_err(corrupt)?,
+                channel: channel.parse().map_err(corrupt)?,
+                enabled: enabled != 0,
+            });
         }
         Ok(out)
     }
