@@ -1,8 +1,8 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
 use crate::routes::{
-    blobs, categorize, dashboard, events, health, inbox, jobs, listings, media, metrics, ops,
-    orders, payouts, sellers, stripe, taxonomy, users,
+    blobs, categorize, connections, dashboard, events, exports, health, inbox, jobs, listings,
+    media, metrics, ops, orders, payouts, sellers, stripe, taxonomy, users,
 };
 use axum::Json;
 use utoipa::{
@@ -19,6 +19,8 @@ use utoipa::{
         jobs::create_job, jobs::get_job,
         listings::batch_upsert, listings::list, listings::get_listing, listings::update_listing, listings::delete_listing,
         categorize::categorize,
+        connections::put_connection, connections::get_connection, connections::delete_connection, connections::test_connection,
+        exports::start_export, exports::list_exports, exports::get_export, exports::export_items, exports::cancel_export, exports::retry_failed,
         media::create_upload, media::complete_upload, media::get_media, media::delete_media,
         blobs::download, blobs::upload,
         ops::list_queues, ops::list_dead, ops::retry_dead, ops::retry_all_dead, ops::purge_dead, ops::purge_all_dead,
@@ -37,6 +39,7 @@ use utoipa::{
     tags(
         (name = "jobs", description = "Enqueue jobs and read their status"),
         (name = "listings", description = "Sellers' catalogue: batch upsert by SKU, filtered pages, single changes"),
+        (name = "exports", description = "Marketplace connections and export runs to Shopify, Etsy and Amazon"),
         (name = "orders", description = "Order events from the marketplace backend, posted to the seller ledger"),
         (name = "sellers", description = "Seller balances and ledger"),
         (name = "payouts", description = "Seller payouts, payout runs, SEPA batches, Stripe webhooks and reconciliation"),

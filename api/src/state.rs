@@ -4,7 +4,9 @@ use crate::{
     auth::{Authenticator, JwtConfigError, JwtVerifier},
     middleware::rate_limit::RateLimiter,
 };
-use fleet_shared::{Config, Db, QueueError, Queues, blob::Blobs, ledger::Ledger};
+use fleet_shared::{
+    Config, Db, QueueError, Queues, blob::Blobs, ledger::Ledger, ratelimit::TokenBuckets,
+};
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::{ops::Deref, sync::Arc};
 
@@ -15,8 +17,8 @@ pub enum StateError {
     #[error(transparent)]
     Jwt(#[from] JwtConfigError),
     /// Redis for shared rate limits could not be reached.
-    #[error("cannot connect to Redis for rate limits: {0}")]
-    Redis(#[from] redis::RedisError),
+    #[error("{0}")]
+    Redis(#[from] fleet_shared::ratelimit::RateLimitError),
     /// The queue backend failed.
     #[error(transparent)]
     Queue(#[from] QueueError),
@@ -60,14 +62,11 @@ impl AppState {
     pub async fn new(config: Config, queues: Queues, blobs: Blobs) -> Result<AppState, StateError> {
         let jwt = JwtVerifier::from_settings(&config.jwt)?;
         let api = &config.api;
-        let limiter = match &config.redis_url {
-            Some(url) => {
-                let client = redis::Client::open(url.as_str())?;
-                let conn = redis::aio::ConnectionManager::new(client).await?;
-                RateLimiter::redis(conn, api.rate_limit_per_sec, api.rate_limit_burst)
-            }
-            None => RateLimiter::memory(api.rate_limit_per_sec, api.rate_limit_burst),
-        };
+        let limiter = RateLimiter::new(
+            TokenBuckets::connect(config.redis_url.as_deref()).await?,
+            api.rate_limit_per_sec,
+            api.rate_limit_burst,
+        );
         Ok(AppState(Arc::new(Inner {
             db: queues.db().clone(),
             ledger: Ledger::new(queues.clone(), &config),

@@ -720,6 +720,16 @@ async fn metrics_and_openapi() {
         ("get", "/v1/users/{id}/inbox/unread-count"),
         ("post", "/v1/users/{id}/inbox/{item}/read"),
         ("post", "/v1/users/{id}/inbox/read-all"),
+        ("put", "/v1/connections/{marketplace}"),
+        ("get", "/v1/connections/{marketplace}"),
+        ("delete", "/v1/connections/{marketplace}"),
+        ("post", "/v1/connections/{marketplace}/test"),
+        ("post", "/v1/exports"),
+        ("get", "/v1/exports"),
+        ("get", "/v1/exports/{id}"),
+        ("get", "/v1/exports/{id}/items"),
+        ("post", "/v1/exports/{id}/cancel"),
+        ("post", "/v1/exports/{id}/retry-failed"),
     ];
     for (method, path) in served {
         assert!(

@@ -19,6 +19,7 @@
 //! ```
 
 pub mod categorize;
+pub mod export;
 pub mod kind;
 pub mod media;
 pub mod notify;

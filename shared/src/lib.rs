@@ -5,11 +5,13 @@
 pub mod blob;
 pub mod config;
 pub mod db;
+pub mod export;
 pub mod http;
 pub mod ledger;
 pub mod notify;
 pub mod payout;
 pub mod queue;
+pub mod ratelimit;
 pub mod seal;
 pub mod secret;
 pub mod signal;

@@ -6,6 +6,7 @@ pub mod effect;
 pub mod openai;
 pub mod platform;
 pub mod s3;
+pub mod shopify;
 pub mod smtp;
 pub mod stripe;
 

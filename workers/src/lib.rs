@@ -2,6 +2,7 @@
 //! registers handlers for its queues; `fleet worker KIND` runs them.
 
 pub mod categorize;
+pub mod export;
 pub mod media;
 pub mod notify;
 pub mod payout;
@@ -39,9 +40,7 @@ pub fn registry(kinds: &[WorkerKind], services: &Services) -> Registry {
             WorkerKind::Payout => payout::register(&mut registry, services),
             WorkerKind::Categorize => categorize::register(&mut registry, services),
             WorkerKind::Notify => notify::register(&mut registry, services),
-            WorkerKind::Export => {
-                tracing::debug!(%kind, "no handlers yet");
-            }
+            WorkerKind::Export => export::register(&mut registry, services),
         }
     }
     registry

@@ -2,8 +2,10 @@
 
 pub mod blobs;
 pub mod categorize;
+pub mod connections;
 pub mod dashboard;
 pub mod events;
+pub mod exports;
 pub mod health;
 pub mod inbox;
 pub mod jobs;
@@ -27,6 +29,8 @@ pub fn v1() -> Router<AppState> {
         .merge(events::router())
         .merge(inbox::router())
         .merge(categorize::router())
+        .merge(connections::router())
+        .merge(exports::router())
         .merge(jobs::router())
         .merge(listings::router())
         .merge(media::router())

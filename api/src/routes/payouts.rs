@@ -197,7 +197,7 @@ pub struct RunPage {
     pub next_cursor: Option<String>,
 }
 
-fn page_limit(page: &PageQuery) -> ApiResult<i64> {
+pub(crate) fn page_limit(page: &PageQuery) -> ApiResult<i64> {
     let limit = page.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::BadRequest(
@@ -220,7 +220,7 @@ fn authorize(principal: &Principal, seller_id: &str) -> ApiResult<()> {
     }
 }
 
-fn sealer(state: &AppState) -> ApiResult<Sealer> {
+pub(crate) fn sealer(state: &AppState) -> ApiResult<Sealer> {
     SecretKey::load(&state.config)
         .map(|k| Sealer::credentials(&k))
         .map_err(ApiError::internal)

@@ -167,6 +167,21 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             "must start with smtp:// or smtps://",
         ));
     }
+    let export = &config.export;
+    if !(1..=1_000).contains(&export.chunk_size) {
+        return Err(ConfigError::invalid(
+            "export.chunk_size",
+            "must be from 1 to 1000 listings",
+        ));
+    }
+    if !(export.shopify_api_base.starts_with("https://")
+        || export.shopify_api_base.starts_with("http://"))
+    {
+        return Err(ConfigError::invalid(
+            "export.shopify_api_base",
+            "must start with https:// (or http:// for a local fake)",
+        ));
+    }
     if config.redis_url.is_none() && !url.starts_with("sqlite:") {
         return Err(ConfigError::invalid(
             "redis_url",

@@ -9,6 +9,7 @@
 //! left to the test suite.
 
 mod categorize;
+mod export;
 mod kinds;
 mod load;
 mod media;
@@ -17,6 +18,7 @@ mod payout;
 mod supervise;
 
 pub use categorize::{CategorizeProvider, CategorizeSettings, OpenAiSettings};
+pub use export::ExportSettings;
 pub use kinds::{KindSettings, KindsSettings};
 pub use load::ConfigError;
 pub use media::{MediaSettings, X264_PRESETS};
@@ -73,6 +75,8 @@ pub struct Config {
     pub supervise: SuperviseSettings,
     /// Notifications: fan-out, caps, SMTP, webhooks.
     pub notify: NotifySettings,
+    /// Marketplace exports: chunk size, marketplace API addresses.
+    pub export: ExportSettings,
 }
 
 impl Default for Config {
@@ -99,6 +103,7 @@ impl Default for Config {
             categorize: CategorizeSettings::default(),
             supervise: SuperviseSettings::default(),
             notify: NotifySettings::default(),
+            export: ExportSettings::default(),
         }
     }
 }

@@ -27,6 +27,43 @@ impl Currency {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Digits after the decimal point of the currency's major unit (ISO 4217: 2 for most, 0 for JPY, 3 for KWD).
+    pub fn exponent(&self) -> u32 {
+        const ZERO: &[&str] = &[
+            "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI",
+            "VND", "VUV", "XAF", "XOF", "XPF",
+        ];
+        const THREE: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
+        const FOUR: &[&str] = &["CLF", "UYW"];
+        let code = self.as_str();
+        if ZERO.contains(&code) {
+            0
+        } else if THREE.contains(&code) {
+            3
+        } else if FOUR.contains(&code) {
+            4
+        } else {
+            2
+        }
+    }
+
+    /// `minor` units as a decimal amount of the major unit (`1250` EUR is `12.50`, `500` JPY is `500`).
+    pub fn decimal(&self, minor: i64) -> String {
+        let exponent = self.exponent();
+        let sign = if minor < 0 { "-" } else { "" };
+        let abs = minor.unsigned_abs();
+        if exponent == 0 {
+            return format!("{sign}{abs}");
+        }
+        let scale = 10u64.pow(exponent);
+        format!(
+            "{sign}{}.{:0width$}",
+            abs / scale,
+            abs % scale,
+            width = exponent as usize
+        )
+    }
 }
 
 impl TryFrom<String> for Currency {
@@ -189,6 +226,16 @@ mod tests {
         for bad in ["eur", "EU", "EURO", "E1R", ""] {
             assert!(Currency::new(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn decimal_amounts_follow_the_currency_exponent() {
+        let c = |code: &str| Currency::new(code).unwrap();
+        assert_eq!(c("EUR").decimal(1250), "12.50");
+        assert_eq!(c("EUR").decimal(5), "0.05");
+        assert_eq!(c("EUR").decimal(-105), "-1.05");
+        assert_eq!(c("JPY").decimal(500), "500");
+        assert_eq!(c("KWD").decimal(1234), "1.234");
     }
 
     #[test]

@@ -1,0 +1,98 @@
+//! A listing as exported: its record, the download URLs of its photos, and a
+//! hash of everything a marketplace is sent, so an unchanged listing is skipped.
+
+use crate::Services;
+use fleet_shared::{
+    blob::BlobKey,
+    db::{listings::ListingRecord, media::MediaStatus},
+};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+/// Bumped whenever what is sent for the same listing changes.
+const RECIPE: &str = "export-v1";
+
+/// A listing ready to be sent.
+#[derive(Debug, Clone)]
+pub struct ExportListing {
+    /// The stored listing.
+    pub record: ListingRecord,
+    /// Download URLs of its photos, in display order.
+    pub image_urls: Vec<String>,
+}
+
+impl ExportListing {
+    /// `record` with URLs of its photos' largest JPEG variants; Err names a photo that is not usable.
+    pub async fn resolve(services: &Services, record: ListingRecord) -> Result<Self, ItemError> {
+        let ttl = Duration::from_secs(services.config.export.image_url_ttl_secs);
+        let mut image_urls = Vec::with_capacity(record.images.len());
+        for media_id in &record.images {
+            let media = services
+                .db
+                .media(media_id)
+                .await
+                .map_err(|e| ItemError::Transient(e.to_string()))?
+                .filter(|m| m.seller_id.as_deref() == Some(record.seller_id.as_str()))
+                .ok_or_else(|| {
+                    ItemError::Invalid(format!("photo {media_id} does not exist (or is not yours)"))
+                })?;
+            if media.status != MediaStatus::Ready {
+                return Err(ItemError::Invalid(format!(
+                    "photo {media_id} is not processed yet (status {}); export again when it is ready",
+                    media.status.as_str()
+                )));
+            }
+            let best = media
+                .variants
+                .iter()
+                .filter(|v| v.format == "jpeg")
+                .max_by_key(|v| v.width.max(v.height))
+                .ok_or_else(|| {
+                    ItemError::Invalid(format!("photo {media_id} has no JPEG variant"))
+                })?;
+            let key =
+                BlobKey::new(best.key.clone()).map_err(|e| ItemError::Transient(e.to_string()))?;
+            let url = services
+                .blobs
+                .presign_get(&key, ttl)
+                .await
+                .map_err(|e| ItemError::Transient(e.to_string()))?
+                .url;
+            image_urls.push(url);
+        }
+        Ok(ExportListing { record, image_urls })
+    }
+
+    /// Hash of every exported field and photo id: equal hashes send the same product.
+    pub fn content_hash(&self) -> String {
+        let r = &self.record;
+        let fields = json!([
+            RECIPE,
+            r.sku,
+            r.title,
+            r.description,
+            r.price_minor,
+            r.currency,
+            r.quantity,
+            r.condition.as_str(),
+            r.brand,
+            r.size,
+            r.colour,
+            r.material,
+            r.category,
+            r.images,
+            r.attributes,
+        ]);
+        hex::encode(Sha256::digest(fields.to_string().as_bytes()))
+    }
+}
+
+/// Why one listing could not be exported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemError {
+    /// Not acceptable to the marketplace as it is: the item fails with this reason.
+    Invalid(String),
+    /// A passing failure: the chunk is retried.
+    Transient(String),
+}
