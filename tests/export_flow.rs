@@ -16,6 +16,7 @@ use fleet_shared::{
 };
 use fleet_testkit::{
     Backend,
+    amazon::FakeAmazon,
     platform::Platform,
     shopify::{FakeShopify, Hold, ShopifyLimits},
     wait_for,
@@ -580,6 +581,151 @@ async fn forget_export(p: &Platform, listing: &str) {
             .map(|_| ()),
     }
     .unwrap();
+}
+
+/// Amazon push: LWA token exchanged once per chunk and renewed when refused,
+/// `putListingsItem` paced to 5 a second, INVALID answers as item errors.
+async fn amazon_flow(backend: Backend) {
+    let amazon = FakeAmazon::start();
+    let (base, token_url) = (amazon.base.clone(), amazon.token_url());
+    let p = Platform::on(backend)
+        .workers(&[WorkerKind::Export])
+        .configure(move |c| {
+            c.export.chunk_size = 5;
+            c.export.amazon_api_base = base;
+            c.export.amazon_token_url = token_url;
+        })
+        .start()
+        .await;
+    let seller = p.key(Role::Seller, Some("s1")).await;
+    let conn = json!({"lwa_client_id": amazon.client_id, "lwa_client_secret": amazon.client_secret,
+        "refresh_token": amazon.refresh_token, "seller_id": amazon.seller_id,
+        "marketplace_ids": [amazon.marketplace_id]});
+    let (status, view) = p
+        .call("PUT", "/v1/connections/amazon", &seller, Some(conn))
+        .await;
+    assert_eq!(status, 200, "{view}");
+    assert!(!view.to_string().contains(&amazon.refresh_token));
+    let (_, tested) = p
+        .call("POST", "/v1/connections/amazon/test", &seller, None)
+        .await;
+    assert_eq!(tested["status"], "ok", "{tested}");
+
+    // Fifteen offers on catalogue products (an EAN each), and one listing Amazon
+    // finds incomplete (no barcode, no brand).
+    let mut listings: Vec<Value> = (0..15)
+        .map(|i| json!({"sku": format!("A-{i:02}"), "title": format!("Camera lens {i}"), "description": "50mm f/1.8",
+            "price": 9900, "currency": "EUR", "quantity": 1, "condition": "like_new", "brand": "Canon",
+            "attributes": {"ean": format!("49605996{i:05}")}}))
+        .collect();
+    listings.push(
+        json!({"sku": "A-15", "title": "Unbranded strap", "price": 500, "currency": "EUR",
+        "quantity": 1, "condition": "fair"}),
+    );
+    let (status, batch) = p
+        .call(
+            "POST",
+            "/v1/listings:batch",
+            &seller,
+            Some(json!({"listings": listings})),
+        )
+        .await;
+    assert_eq!(status, 200, "{batch}");
+    let started = std::time::Instant::now();
+    let run = start(
+        &p,
+        &seller,
+        json!({"marketplace": "amazon", "listings": {"all": true}, "mode": "push"}),
+    )
+    .await;
+    let done = finished(&p, &seller, &run).await;
+    let elapsed = started.elapsed();
+    assert_eq!(done["status"], "completed_with_errors", "{done}");
+    assert_eq!(done["totals"]["succeeded"], 15, "{done}");
+    assert_eq!(done["totals"]["failed"], 1, "{done}");
+    let failed = items(&p, &seller, &run, "failed").await;
+    let reason = failed[0]["error"].as_str().unwrap();
+    assert!(
+        reason.contains("Amazon found it invalid") && reason.contains("'brand' is required"),
+        "{reason}"
+    );
+    assert_eq!(amazon.listings(), 15);
+    // 16 puts against a bucket of 10 refilled at 5/s: Fleet waited instead of being refused.
+    assert_eq!(amazon.throttled(), 0, "paced to the operation's rate");
+    assert!(elapsed >= Duration::from_millis(1_000), "{elapsed:?}");
+    let stored = amazon.listing("A-03").unwrap();
+    assert_eq!(stored["requirements"], "LISTING_OFFER_ONLY");
+    let attributes = &stored["attributes"];
+    assert_eq!(attributes["condition_type"][0]["value"], "used_like_new");
+    assert_eq!(
+        attributes["externally_assigned_product_identifier"][0]["value"],
+        "4960599600003"
+    );
+    assert_eq!(attributes["purchasable_offer"][0]["currency"], "EUR");
+    assert!(
+        amazon.token_requests() <= 1 + 4,
+        "a token per chunk at most, not per listing: {}",
+        amazon.token_requests()
+    );
+
+    // Expired tokens are renewed; a revoked refresh token stops the run.
+    amazon.expire_tokens();
+    let (_, page) = p.call("GET", "/v1/listings?sku=A-00", &seller, None).await;
+    let id = page["items"][0]["id"].as_str().unwrap().to_owned();
+    p.call(
+        "PATCH",
+        &format!("/v1/listings/{id}"),
+        &seller,
+        Some(json!({"quantity": 2})),
+    )
+    .await;
+    let renewed = start(
+        &p,
+        &seller,
+        json!({"marketplace": "amazon", "listings": {"ids": [id]}, "mode": "push"}),
+    )
+    .await;
+    let done = finished(&p, &seller, &renewed).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(
+        amazon.listing("A-00").unwrap()["attributes"]["fulfillment_availability"][0]["quantity"],
+        2
+    );
+    amazon.revoke();
+    p.call(
+        "PATCH",
+        &format!("/v1/listings/{id}"),
+        &seller,
+        Some(json!({"quantity": 3})),
+    )
+    .await;
+    let revoked = start(
+        &p,
+        &seller,
+        json!({"marketplace": "amazon", "listings": {"ids": [id]}, "mode": "push"}),
+    )
+    .await;
+    let done = finished(&p, &seller, &revoked).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert!(
+        done["error"]
+            .as_str()
+            .unwrap()
+            .contains("refused the seller's credentials"),
+        "{done}"
+    );
+    let (_, conn) = p.call("GET", "/v1/connections/amazon", &seller, None).await;
+    assert_eq!(conn["status"], "unauthorized", "{conn}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amazon_flow_sqlite() {
+    amazon_flow(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amazon_flow_redis_postgres() {
+    amazon_flow(Backend::RedisPostgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

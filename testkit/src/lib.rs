@@ -2,7 +2,9 @@
 //! running on this machine (PostgreSQL and Redis on 127.0.0.1), unique queue
 //! names, and polling helpers. Real services only; nothing is mocked.
 
+pub mod amazon;
 pub mod effect;
+pub mod fake_server;
 pub mod openai;
 pub mod platform;
 pub mod s3;

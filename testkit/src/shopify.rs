@@ -107,7 +107,7 @@ pub struct FakeShopify {
     /// The shop's `myshopify.com` domain.
     pub shop_domain: String,
     shared: Shared,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _server: crate::fake_server::FakeServer,
 }
 
 impl FakeShopify {
@@ -137,40 +137,16 @@ impl FakeShopify {
             }),
             tx,
         ));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind Shopify port");
-        listener
-            .set_nonblocking(true)
-            .expect("nonblocking listener");
-        let base = format!("http://{}", listener.local_addr().expect("address"));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = Router::new()
             .fallback(graphql)
             .with_state(Arc::clone(&shared));
-        std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                    return;
-                };
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = stopped.await;
-                    })
-                    .await;
-            });
-        });
+        let server = crate::fake_server::FakeServer::start(app, "Shopify");
         FakeShopify {
-            base,
+            base: server.base.clone(),
             access_token,
             shop_domain,
             shared,
-            stop: Some(stop),
+            _server: server,
         }
     }
 
@@ -245,14 +221,6 @@ impl FakeShopify {
     /// The shop's primary location id.
     pub fn location_id(&self) -> String {
         LOCATION_ID.to_owned()
-    }
-}
-
-impl Drop for FakeShopify {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 

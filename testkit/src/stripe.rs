@@ -59,7 +59,7 @@ pub struct FakeStripe {
     /// The secret key it accepts.
     pub secret_key: String,
     shared: Shared,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _server: crate::fake_server::FakeServer,
 }
 
 fn error(status: StatusCode, kind: &str, message: &str) -> Response {
@@ -90,39 +90,15 @@ impl FakeStripe {
             }),
             tx,
         ));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind Stripe port");
-        listener
-            .set_nonblocking(true)
-            .expect("nonblocking listener");
-        let base = format!("http://{}", listener.local_addr().expect("address"));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = Router::new()
             .route("/v1/transfers", post(create).get(list))
             .with_state(Arc::clone(&shared));
-        std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                    return;
-                };
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = stopped.await;
-                    })
-                    .await;
-            });
-        });
+        let server = crate::fake_server::FakeServer::start(app, "Stripe");
         FakeStripe {
-            base,
+            base: server.base.clone(),
             secret_key,
             shared,
-            stop: Some(stop),
+            _server: server,
         }
     }
 
@@ -179,14 +155,6 @@ impl FakeStripe {
         });
         if let (Some(object), Some(webhook)) = (object, webhook) {
             send_event(&webhook, "transfer.reversed", object).await;
-        }
-    }
-}
-
-impl Drop for FakeStripe {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
         }
     }
 }

@@ -19,6 +19,7 @@ use fleet_jobs::export::Marketplace;
 use fleet_shared::{
     db::exports::ConnectionRecord,
     export::{
+        amazon::{AmazonClient, AmazonCredentials, AmazonError},
         connection::{self, ConnectionError},
         shopify::{ShopifyClient, ShopifyError},
     },
@@ -233,6 +234,20 @@ pub async fn test_connection(
                     format!("connected to {} (sells in {})", shop.name, shop.currency),
                 ),
                 Err(e @ ShopifyError::Unauthorized(_)) => ("unauthorized", e.to_string()),
+                Err(e) => ("unreachable", e.to_string()),
+            }
+        }
+        Marketplace::Amazon => {
+            let http = HttpClient::new(HttpSettings::default()).map_err(ApiError::internal)?;
+            let mut client = AmazonClient::new(
+                http,
+                &state.config.export,
+                AmazonCredentials::of(&fields),
+                Arc::new(TokenBuckets::memory()),
+            );
+            match client.access_token().await {
+                Ok(_) => ("ok", "Login with Amazon issued an access token".to_owned()),
+                Err(e @ AmazonError::Unauthorized(_)) => ("unauthorized", e.to_string()),
                 Err(e) => ("unreachable", e.to_string()),
             }
         }

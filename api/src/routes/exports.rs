@@ -231,7 +231,7 @@ pub async fn start_export(
         |field: &str, message: String| ApiError::Invalid(vec![FieldError::new(field, message)]);
     let format = match req.mode {
         ExportMode::Push => {
-            if market != Marketplace::Shopify {
+            if market == Marketplace::Etsy {
                 return Err(invalid(
                     "mode",
                     format!("pushing to {market} is not available yet: use mode `file`"),

@@ -16,6 +16,10 @@ pub struct ExportSettings {
     pub shopify_api_base: String,
     /// Admin API version in the endpoint path.
     pub shopify_api_version: String,
+    /// Base URL of Amazon's Selling Partner API; `{region}` is the connection's `na`, `eu` or `fe`.
+    pub amazon_api_base: String,
+    /// Login with Amazon's token endpoint (refresh token → access token).
+    pub amazon_token_url: String,
     /// How long the photo URLs given to a marketplace (which downloads them later) stay valid.
     pub image_url_ttl_secs: u64,
     /// Longest a chunk waits for a marketplace's rate limit before giving its slot back (retry later).
@@ -29,6 +33,8 @@ impl Default for ExportSettings {
             max_listings_per_run: 100_000,
             shopify_api_base: "https://{shop}".to_owned(),
             shopify_api_version: "2025-10".to_owned(),
+            amazon_api_base: "https://sellingpartnerapi-{region}.amazon.com".to_owned(),
+            amazon_token_url: "https://api.amazon.com/auth/o2/token".to_owned(),
             image_url_ttl_secs: 7 * 24 * 3600,
             max_throttle_wait_secs: 120,
         }

@@ -174,13 +174,17 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             "must be from 1 to 1000 listings",
         ));
     }
-    if !(export.shopify_api_base.starts_with("https://")
-        || export.shopify_api_base.starts_with("http://"))
-    {
-        return Err(ConfigError::invalid(
-            "export.shopify_api_base",
-            "must start with https:// (or http:// for a local fake)",
-        ));
+    for (setting, url) in [
+        ("export.shopify_api_base", &export.shopify_api_base),
+        ("export.amazon_api_base", &export.amazon_api_base),
+        ("export.amazon_token_url", &export.amazon_token_url),
+    ] {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(ConfigError::invalid(
+                setting,
+                "must start with https:// (or http:// for a local fake)",
+            ));
+        }
     }
     if config.redis_url.is_none() && !url.starts_with("sqlite:") {
         return Err(ConfigError::invalid(

@@ -88,6 +88,21 @@ impl ConnectionFields {
     pub fn setting(&self, name: &str) -> Option<&str> {
         self.settings.get(name).and_then(Value::as_str)
     }
+
+    /// The list setting `name` (empty when absent).
+    pub fn list(&self, name: &str) -> Vec<String> {
+        self.settings
+            .get(name)
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 /// Checks `body` against what `marketplace` needs; on failure, the message of each bad field.

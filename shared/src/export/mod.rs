@@ -1,6 +1,7 @@
 //! Marketplace exports, the parts the API and the export worker share:
 //! connections and their sealed credentials, and the vocabulary of runs.
 
+pub mod amazon;
 pub mod connection;
 pub mod shopify;
 

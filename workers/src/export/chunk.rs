@@ -5,6 +5,7 @@
 
 use super::{
     Shared,
+    amazon::AmazonSink,
     listing::{ExportListing, ItemError},
     shopify::ShopifySink,
 };
@@ -12,7 +13,12 @@ use crate::runtime::{JobContext, JobError, JobHandler};
 use fleet_jobs::export::{ExportChunk, Marketplace};
 use fleet_shared::{
     db::exports::{RemoteRecord, RunRecord},
-    export::{ItemStatus, RunStatus, connection, shopify::ShopifyClient},
+    export::{
+        ItemStatus, RunStatus,
+        amazon::{AmazonClient, AmazonCredentials},
+        connection::{self, ConnectionFields},
+        shopify::ShopifyClient,
+    },
 };
 use std::{collections::HashSet, future::Future};
 
@@ -59,25 +65,46 @@ impl ChunkHandler {
         ChunkHandler { shared }
     }
 
+    /// The seller's connection to the run's marketplace, secrets opened.
+    async fn connection(&self, run: &RunRecord) -> Result<ConnectionFields, PushError> {
+        let sealer = self.shared.sealer().map_err(PushError::Transient)?;
+        connection::load(
+            &self.shared.services.db,
+            &sealer,
+            &run.seller_id,
+            run.marketplace,
+        )
+        .await
+        .map(|(_, fields)| fields)
+        .map_err(|e| match e {
+            connection::ConnectionError::Db(e) => PushError::Transient(e.to_string()),
+            other => PushError::Stop(other.to_string()),
+        })
+    }
+
     /// The seller's shop, ready to take products.
     async fn shopify(&self, run: &RunRecord) -> Result<ShopifySink, PushError> {
-        let services = &self.shared.services;
-        let sealer = self.shared.sealer().map_err(PushError::Transient)?;
-        let (_, fields) =
-            connection::load(&services.db, &sealer, &run.seller_id, Marketplace::Shopify)
-                .await
-                .map_err(|e| match e {
-                    connection::ConnectionError::Db(e) => PushError::Transient(e.to_string()),
-                    other => PushError::Stop(other.to_string()),
-                })?;
+        let fields = self.connection(run).await?;
         let client = ShopifyClient::new(
             self.shared.http().map_err(PushError::Transient)?,
-            &services.config.export,
+            &self.shared.services.config.export,
             fields.setting("shop_domain").unwrap_or_default(),
             fields.secret("access_token"),
             self.shared.buckets().await.map_err(PushError::Transient)?,
         );
         ShopifySink::open(client, fields.setting("location_id")).await
+    }
+
+    /// The seller's Amazon listings, ready to take offers.
+    async fn amazon(&self, run: &RunRecord) -> Result<AmazonSink, PushError> {
+        let fields = self.connection(run).await?;
+        let client = AmazonClient::new(
+            self.shared.http().map_err(PushError::Transient)?,
+            &self.shared.services.config.export,
+            AmazonCredentials::of(&fields),
+            self.shared.buckets().await.map_err(PushError::Transient)?,
+        );
+        AmazonSink::open(client, fields.list("marketplace_ids")).await
     }
 
     /// Stops `run` for `reason`: its pending items fail, the connection shows why.
@@ -220,14 +247,21 @@ impl JobHandler for ChunkHandler {
             .await
             .map_err(JobError::retry)?;
         if !ids.is_empty() {
-            let opened = match run.marketplace {
-                Marketplace::Shopify => self.shopify(&run).await,
+            let sent = match run.marketplace {
+                Marketplace::Shopify => match self.shopify(&run).await {
+                    Ok(sink) => Ok(self.send(sink, &run, ids, &ctx).await?),
+                    Err(e) => Err(e),
+                },
+                Marketplace::Amazon => match self.amazon(&run).await {
+                    Ok(sink) => Ok(self.send(sink, &run, ids, &ctx).await?),
+                    Err(e) => Err(e),
+                },
                 other => Err(PushError::Stop(format!(
                     "pushing to {other} is not available yet: export with mode `file`"
                 ))),
             };
-            match opened {
-                Ok(sink) => self.send(sink, &run, ids, &ctx).await?,
+            match sent {
+                Ok(()) => {}
                 Err(PushError::Transient(reason)) => return Err(JobError::Retry(reason)),
                 Err(PushError::Stop(reason) | PushError::Item(reason)) => {
                     return self.stop(&run, &reason).await;

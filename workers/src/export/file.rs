@@ -11,7 +11,7 @@ use crate::runtime::{JobContext, JobError, JobHandler};
 use fleet_jobs::export::{Marketplace, WriteExportFile};
 use fleet_shared::{
     blob::BlobKey,
-    db::{exports::RunRecord, listings::Condition},
+    db::exports::RunRecord,
     export::{FileFormat, ItemStatus},
     ledger::Currency,
 };
@@ -183,7 +183,7 @@ impl Output {
 }
 
 /// The price as a decimal of its currency, or why there is none.
-fn price(l: &ExportListing) -> Result<(String, String), String> {
+pub(super) fn price(l: &ExportListing) -> Result<(String, String), String> {
     match (l.record.price_minor, l.record.currency.as_deref()) {
         (Some(minor), Some(code)) => {
             let currency = Currency::new(code).map_err(|e| e.to_string())?;
@@ -253,52 +253,6 @@ fn shopify_rows(l: &ExportListing, category_path: &str) -> Result<Vec<Vec<String
         rows.push(row);
     }
     Ok(rows)
-}
-
-fn amazon_condition(c: Condition) -> &'static str {
-    match c {
-        Condition::New => "new_new",
-        Condition::LikeNew => "used_like_new",
-        Condition::Good => "used_good",
-        Condition::Fair | Condition::Poor => "used_acceptable",
-    }
-}
-
-/// One JSON_LISTINGS_FEED message (Listings Items attributes) for `marketplace_id`.
-fn amazon_message(l: &ExportListing, marketplace_id: &str) -> Result<Value, String> {
-    let r = &l.record;
-    let (price, currency) = price(l)?;
-    let amount: serde_json::Number = price.parse().map_err(|_| format!("price {price}"))?;
-    let m = marketplace_id;
-    let mut attributes = json!({
-        "item_name": [{"value": r.title, "language_tag": "en_US", "marketplace_id": m}],
-        "product_description": [{"value": r.description, "language_tag": "en_US", "marketplace_id": m}],
-        "condition_type": [{"value": amazon_condition(r.condition), "marketplace_id": m}],
-        "purchasable_offer": [{
-            "currency": currency, "marketplace_id": m,
-            "our_price": [{"schedule": [{"value_with_tax": amount}]}],
-        }],
-        "fulfillment_availability": [{"fulfillment_channel_code": "DEFAULT", "quantity": r.quantity}],
-    });
-    if let Some(brand) = &r.brand {
-        attributes["brand"] =
-            json!([{"value": brand, "language_tag": "en_US", "marketplace_id": m}]);
-    }
-    for (i, url) in l.image_urls.iter().take(9).enumerate() {
-        let name = if i == 0 {
-            "main_product_image_locator".to_owned()
-        } else {
-            format!("other_product_image_locator_{i}")
-        };
-        attributes[name] = json!([{"media_location": url, "marketplace_id": m}]);
-    }
-    Ok(json!({
-        "sku": r.sku,
-        "operationType": "UPDATE",
-        "productType": "PRODUCT",
-        "requirements": "LISTING_OFFER_ONLY",
-        "attributes": attributes,
-    }))
 }
 
 fn slug(text: &str) -> String {
@@ -399,7 +353,7 @@ impl FileHandler {
                         FileFormat::AmazonJson => {
                             let market =
                                 amazon.as_ref().map(|(_, m)| m.as_str()).unwrap_or_default();
-                            match amazon_message(&listing, market) {
+                            match super::amazon::listing_message(&listing, market) {
                                 Ok(message) => out.amazon_message(&message).map(Ok)?,
                                 Err(reason) => Err(reason),
                             }

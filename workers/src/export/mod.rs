@@ -2,6 +2,7 @@
 //! marketplace (any worker of the marketplace's queue takes any chunk), and
 //! writes file-mode runs as import files in the blob store.
 
+mod amazon;
 mod chunk;
 mod file;
 mod listing;

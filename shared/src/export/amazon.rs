@@ -1,0 +1,329 @@
+//! A client of Amazon's Selling Partner API for listings: an LWA access token
+//! exchanged from the seller's refresh token (cached until shortly before it
+//! expires, renewed once when refused) and `putListingsItem`, paced by the
+//! operation's rate (5 requests a second, bursts of 10) in a bucket shared by
+//! every worker through Redis.
+
+use crate::{
+    config::ExportSettings,
+    export::connection::ConnectionFields,
+    http::HttpClient,
+    ratelimit::{Bucket, TokenBuckets},
+};
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+/// Fleet's pace for `putListingsItem`, whose usage plan is 5 requests a second
+/// with bursts of 10: a little under both, so requests that reach Amazon
+/// bunched together (network jitter, several workers) still fit.
+const PUT_RATE: f64 = 4.5;
+const PUT_BURST: f64 = 8.0;
+/// A token is renewed this long before Amazon says it expires.
+const TOKEN_MARGIN: Duration = Duration::from_secs(60);
+
+/// Why an SP-API call failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AmazonError {
+    /// The LWA credentials or the access token were refused.
+    #[error(
+        "Amazon refused the seller's credentials ({0}): put the amazon connection again with a valid LWA client and refresh token"
+    )]
+    Unauthorized(String),
+    /// A passing failure: network, 5xx, or the rate limit would need too long a wait.
+    #[error("Amazon's Selling Partner API is unavailable: {0}")]
+    Transient(String),
+    /// Amazon rejected the request itself.
+    #[error("Amazon rejected the request: {0}")]
+    Rejected(String),
+}
+
+/// Amazon's answer to one `putListingsItem`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submission {
+    /// `ACCEPTED` or `INVALID`.
+    pub status: String,
+    /// Amazon's submission id.
+    pub submission_id: String,
+    /// The issues Amazon found, in plain words (errors first).
+    pub issues: Vec<String>,
+}
+
+impl Submission {
+    /// Whether Amazon accepted the listing for processing.
+    pub fn accepted(&self) -> bool {
+        self.status == "ACCEPTED"
+    }
+}
+
+/// What the client needs of a seller's Amazon connection.
+#[derive(Debug, Clone)]
+pub struct AmazonCredentials {
+    /// LWA client id.
+    pub client_id: String,
+    /// LWA client secret.
+    pub client_secret: String,
+    /// The seller's LWA refresh token.
+    pub refresh_token: String,
+    /// Selling partner id.
+    pub seller_id: String,
+    /// `na`, `eu` or `fe`.
+    pub region: String,
+}
+
+impl AmazonCredentials {
+    /// The credentials of a stored Amazon connection (region `na` unless set).
+    pub fn of(fields: &ConnectionFields) -> AmazonCredentials {
+        AmazonCredentials {
+            client_id: fields
+                .setting("lwa_client_id")
+                .unwrap_or_default()
+                .to_owned(),
+            client_secret: fields.secret("lwa_client_secret").to_owned(),
+            refresh_token: fields.secret("refresh_token").to_owned(),
+            seller_id: fields.setting("seller_id").unwrap_or_default().to_owned(),
+            region: fields.setting("region").unwrap_or("na").to_owned(),
+        }
+    }
+}
+
+/// One seller's listings API.
+pub struct AmazonClient {
+    http: HttpClient,
+    token_url: String,
+    api_base: String,
+    credentials: AmazonCredentials,
+    token: Option<(String, Instant)>,
+    buckets: Arc<TokenBuckets>,
+    key: String,
+    max_wait: Duration,
+}
+
+impl std::fmt::Debug for AmazonClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AmazonClient")
+            .field("api_base", &self.api_base)
+            .field("seller_id", &self.credentials.seller_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AmazonClient {
+    /// A client for `credentials`, its calls counted in `buckets`.
+    pub fn new(
+        http: HttpClient,
+        settings: &ExportSettings,
+        credentials: AmazonCredentials,
+        buckets: Arc<TokenBuckets>,
+    ) -> AmazonClient {
+        AmazonClient {
+            http,
+            token_url: settings.amazon_token_url.clone(),
+            api_base: settings
+                .amazon_api_base
+                .replace("{region}", &credentials.region)
+                .trim_end_matches('/')
+                .to_owned(),
+            key: format!("amazon:{}", credentials.seller_id),
+            credentials,
+            token: None,
+            buckets,
+            max_wait: Duration::from_secs(settings.max_throttle_wait_secs),
+        }
+    }
+
+    /// An access token, exchanged from the refresh token when there is no fresh one.
+    pub async fn access_token(&mut self) -> Result<String, AmazonError> {
+        if let Some((token, until)) = &self.token
+            && Instant::now() < *until
+        {
+            return Ok(token.clone());
+        }
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", self.credentials.refresh_token.as_str()),
+            ("client_id", self.credentials.client_id.as_str()),
+            ("client_secret", self.credentials.client_secret.as_str()),
+        ];
+        let request = self
+            .http
+            .inner()
+            .post(&self.token_url)
+            .form(&form)
+            .build()
+            .map_err(|e| AmazonError::Transient(e.to_string()))?;
+        let response = self
+            .http
+            .send(request, true)
+            .await
+            .map_err(|e| AmazonError::Transient(e.to_string()))?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if status == StatusCode::BAD_REQUEST || status == StatusCode::UNAUTHORIZED {
+            let reason = body["error"].as_str().unwrap_or("refused");
+            return Err(AmazonError::Unauthorized(format!("LWA: {reason}")));
+        }
+        let (Some(token), true) = (body["access_token"].as_str(), status.is_success()) else {
+            return Err(AmazonError::Transient(format!(
+                "LWA answered HTTP {}",
+                status.as_u16()
+            )));
+        };
+        let lifetime = Duration::from_secs(body["expires_in"].as_u64().unwrap_or(3600));
+        let until = Instant::now() + lifetime.saturating_sub(TOKEN_MARGIN);
+        self.token = Some((token.to_owned(), until));
+        Ok(token.to_owned())
+    }
+
+    /// Waits until the shared bucket has a request, then takes it.
+    async fn take(&self, deadline: Instant) -> Result<(), AmazonError> {
+        let bucket = Bucket::new(PUT_RATE, PUT_BURST);
+        loop {
+            let taken = match self.buckets.take(&self.key, 1.0, bucket).await {
+                Ok(taken) => taken,
+                Err(err) => {
+                    tracing::warn!(error = %err, "Amazon rate limiter unavailable");
+                    return Ok(());
+                }
+            };
+            if taken.allowed {
+                return Ok(());
+            }
+            let wait = taken.wait(1.0, bucket);
+            if Instant::now() + wait > deadline {
+                return Err(AmazonError::Transient(format!(
+                    "the listings API rate limit would need more than {}s of waiting",
+                    self.max_wait.as_secs()
+                )));
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Creates or replaces the listing `sku` in `marketplace_ids` from `body`
+    /// (`{productType, requirements, attributes}`).
+    pub async fn put_listing(
+        &mut self,
+        sku: &str,
+        marketplace_ids: &[String],
+        body: &Value,
+    ) -> Result<Submission, AmazonError> {
+        let deadline = Instant::now() + self.max_wait;
+        let mut url = url::Url::parse(&format!("{}/listings/2021-08-01/items/", self.api_base))
+            .map_err(|e| AmazonError::Transient(format!("amazon_api_base: {e}")))?;
+        url.path_segments_mut()
+            .map_err(|()| AmazonError::Transient("amazon_api_base cannot be a base".to_owned()))?
+            .pop_if_empty()
+            .push(&self.credentials.seller_id)
+            .push(sku);
+        url.query_pairs_mut()
+            .append_pair("marketplaceIds", &marketplace_ids.join(","))
+            .append_pair("issueLocale", "en_US");
+        let mut renewed = false;
+        loop {
+            let token = self.access_token().await?;
+            self.take(deadline).await?;
+            let request = self
+                .http
+                .inner()
+                .put(url.clone())
+                .header("x-amz-access-token", token)
+                .json(body)
+                .build()
+                .map_err(|e| AmazonError::Transient(e.to_string()))?;
+            // Putting the same listing again replaces it with the same content.
+            let response = self
+                .http
+                .send(request, true)
+                .await
+                .map_err(|e| AmazonError::Transient(e.to_string()))?;
+            let status = response.status();
+            let answer: Value = response.json().await.unwrap_or(Value::Null);
+            match status {
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN if !renewed => {
+                    // The cached token may have been revoked or expired early: exchange once more.
+                    self.token = None;
+                    renewed = true;
+                }
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                    return Err(AmazonError::Unauthorized(errors_text(&answer)));
+                }
+                s if s.is_success() => return Ok(submission(&answer)),
+                s if s.is_client_error() && s != StatusCode::TOO_MANY_REQUESTS => {
+                    return Err(AmazonError::Rejected(errors_text(&answer)));
+                }
+                s => {
+                    return Err(AmazonError::Transient(format!(
+                        "HTTP {} ({})",
+                        s.as_u16(),
+                        errors_text(&answer)
+                    )));
+                }
+            }
+        }
+    }
+}
+
+/// The `errors` of an SP-API error answer, in plain words.
+fn errors_text(answer: &Value) -> String {
+    let text = answer["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{}: {}",
+                        e["code"].as_str().unwrap_or("error"),
+                        e["message"].as_str().unwrap_or("")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .unwrap_or_default();
+    if text.is_empty() {
+        "no details".to_owned()
+    } else {
+        text
+    }
+}
+
+fn submission(answer: &Value) -> Submission {
+    let mut issues: Vec<(bool, String)> = answer["issues"]
+        .as_array()
+        .map(|issues| {
+            issues
+                .iter()
+                .map(|i| {
+                    let error = i["severity"] == "ERROR";
+                    let attributes = i["attributeNames"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(Value::as_str)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        })
+                        .unwrap_or_default();
+                    let message = i["message"].as_str().unwrap_or("issue");
+                    let text = if attributes.is_empty() {
+                        message.to_owned()
+                    } else {
+                        format!("{attributes}: {message}")
+                    };
+                    (error, text)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    issues.sort_by_key(|(error, _)| !error);
+    Submission {
+        status: answer["status"].as_str().unwrap_or("INVALID").to_owned(),
+        submission_id: answer["submissionId"].as_str().unwrap_or("").to_owned(),
+        issues: issues.into_iter().map(|(_, text)| text).collect(),
+    }
+}
