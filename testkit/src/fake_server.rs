@@ -55,3 +55,57 @@ impl Drop for FakeServer {
         }
     }
 }
+
+/// Holds a fake's requests at a point of its handling until released, so a
+/// test can act (kill the caller, cancel a run) while they wait there.
+#[derive(Debug)]
+pub struct Gate<P> {
+    state: std::sync::Mutex<(Option<P>, u32)>,
+    changed: tokio::sync::watch::Sender<u64>,
+}
+
+impl<P: PartialEq + Copy> Default for Gate<P> {
+    fn default() -> Self {
+        Gate {
+            state: std::sync::Mutex::new((None, 0)),
+            changed: tokio::sync::watch::channel(0).0,
+        }
+    }
+}
+
+impl<P: PartialEq + Copy> Gate<P> {
+    /// Requests reaching `point` wait from now on (None: none wait).
+    pub fn hold(&self, point: Option<P>) {
+        if let Ok(mut state) = self.state.lock() {
+            state.0 = point;
+        }
+        self.changed.send_modify(|v| *v += 1);
+    }
+
+    /// Requests waiting now.
+    pub fn held(&self) -> u32 {
+        self.state.lock().map(|s| s.1).unwrap_or(0)
+    }
+
+    /// Waits here while requests are held at `point`.
+    pub async fn pass(&self, point: P) {
+        let mut rx = self.changed.subscribe();
+        {
+            let Ok(mut state) = self.state.lock() else {
+                return;
+            };
+            if state.0 != Some(point) {
+                return;
+            }
+            state.1 += 1;
+        }
+        while self.state.lock().is_ok_and(|s| s.0 == Some(point)) {
+            if rx.changed().await.is_err() {
+                break;
+            }
+        }
+        if let Ok(mut state) = self.state.lock() {
+            state.1 -= 1;
+        }
+    }
+}

@@ -21,7 +21,6 @@ use std::{
     sync::{Arc, Mutex},
     time::Instant,
 };
-use tokio::sync::watch;
 
 const ENDPOINT: &str = "/admin/api/2025-10/graphql.json";
 const LOCATION_ID: &str = "gid://shopify/Location/1";
@@ -73,8 +72,6 @@ struct Inner {
     fail_next: u32,
     rejected_skus: HashMap<String, String>,
     revoked: bool,
-    hold: Hold,
-    held: u32,
 }
 
 impl Inner {
@@ -95,7 +92,7 @@ impl Inner {
     }
 }
 
-type Shared = Arc<(Mutex<Inner>, watch::Sender<u64>)>;
+type Shared = Arc<(Mutex<Inner>, crate::fake_server::Gate<Hold>)>;
 
 /// The fake Shopify Admin API server, stopped on drop.
 #[derive(Debug)]
@@ -115,7 +112,6 @@ impl FakeShopify {
     pub fn start(limits: ShopifyLimits) -> FakeShopify {
         let access_token = format!("shpat_{}", crate::unique(""));
         let shop_domain = "fleet-test.myshopify.com".to_owned();
-        let (tx, _) = watch::channel(0u64);
         let shared: Shared = Arc::new((
             Mutex::new(Inner {
                 access_token: access_token.clone(),
@@ -132,10 +128,8 @@ impl FakeShopify {
                 fail_next: 0,
                 rejected_skus: HashMap::new(),
                 revoked: false,
-                hold: Hold::Off,
-                held: 0,
             }),
-            tx,
+            crate::fake_server::Gate::default(),
         ));
         let app = Router::new()
             .fallback(graphql)
@@ -204,49 +198,22 @@ impl FakeShopify {
 
     /// Holds `productSet` responses at `point` until [`FakeShopify::release`].
     pub fn hold(&self, point: Hold) {
-        self.with(|i| i.hold = point);
+        self.shared.1.hold((point != Hold::Off).then_some(point));
     }
 
     /// Responses waiting at the hold point now.
     pub fn held(&self) -> u32 {
-        self.with(|i| i.held)
+        self.shared.1.held()
     }
 
     /// Stops holding; held responses go out.
     pub fn release(&self) {
-        self.with(|i| i.hold = Hold::Off);
-        self.shared.1.send_modify(|v| *v += 1);
+        self.shared.1.hold(None);
     }
 
     /// The shop's primary location id.
     pub fn location_id(&self) -> String {
         LOCATION_ID.to_owned()
-    }
-}
-
-async fn wait_released(shared: &Shared, point: Hold) {
-    let mut rx = shared.1.subscribe();
-    let holding = {
-        let mut inner = shared.0.lock().expect("state");
-        let holding = inner.hold == point;
-        if holding {
-            inner.held += 1;
-        }
-        holding
-    };
-    if !holding {
-        return;
-    }
-    loop {
-        if shared.0.lock().map(|i| i.hold != point).unwrap_or(true) {
-            break;
-        }
-        if rx.changed().await.is_err() {
-            break;
-        }
-    }
-    if let Ok(mut inner) = shared.0.lock() {
-        inner.held -= 1;
     }
 }
 
@@ -472,7 +439,7 @@ async fn graphql(
                     "extensions": cost_ext,
                 }),
                 Outcome::Stored(product) => {
-                    wait_released(&shared, Hold::AfterCreate).await;
+                    shared.1.pass(Hold::AfterCreate).await;
                     json!({
                         "data": {"productSet": {"product": product, "userErrors": []}},
                         "extensions": cost_ext,

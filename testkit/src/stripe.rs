@@ -22,7 +22,6 @@ use std::{
     collections::{BTreeMap, HashMap},
     sync::{Arc, Mutex},
 };
-use tokio::sync::watch;
 
 /// Where a `POST /v1/transfers` is held until [`FakeStripe::release`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,12 +43,10 @@ struct Inner {
     keys: HashMap<String, (BTreeMap<String, String>, u16, Value)>,
     refused_destinations: Vec<String>,
     fail_next: u32,
-    hold: Hold,
-    held: u32,
     requests: u32,
 }
 
-type Shared = Arc<(Mutex<Inner>, watch::Sender<u64>)>;
+type Shared = Arc<(Mutex<Inner>, crate::fake_server::Gate<Hold>)>;
 
 /// The fake Stripe server, stopped on drop.
 #[derive(Debug)]
@@ -75,7 +72,6 @@ impl FakeStripe {
     /// posts a signed `transfer.created` event for every transfer it creates.
     pub fn start(webhook: Option<(String, String)>) -> FakeStripe {
         let secret_key = format!("sk_test_{}", crate::unique(""));
-        let (tx, _) = watch::channel(0u64);
         let shared: Shared = Arc::new((
             Mutex::new(Inner {
                 secret_key: secret_key.clone(),
@@ -84,11 +80,9 @@ impl FakeStripe {
                 keys: HashMap::new(),
                 refused_destinations: Vec::new(),
                 fail_next: 0,
-                hold: Hold::Off,
-                held: 0,
                 requests: 0,
             }),
-            tx,
+            crate::fake_server::Gate::default(),
         ));
         let app = Router::new()
             .route("/v1/transfers", post(create).get(list))
@@ -129,18 +123,17 @@ impl FakeStripe {
 
     /// Holds transfer requests at `point` until [`FakeStripe::release`].
     pub fn hold(&self, point: Hold) {
-        self.with(|i| i.hold = point);
+        self.shared.1.hold((point != Hold::Off).then_some(point));
     }
 
     /// Requests waiting at the hold point now.
     pub fn held(&self) -> u32 {
-        self.with(|i| i.held)
+        self.shared.1.held()
     }
 
     /// Stops holding; held requests go on.
     pub fn release(&self) {
-        self.with(|i| i.hold = Hold::Off);
-        self.shared.1.send_modify(|v| *v += 1);
+        self.shared.1.hold(None);
     }
 
     /// Marks transfer `id` reversed and posts a signed `transfer.reversed` event.
@@ -190,32 +183,6 @@ pub async fn send_event(webhook: &(String, String), kind: &str, object: Value) {
         .body(body)
         .send()
         .await;
-}
-
-async fn wait_released(shared: &Shared, point: Hold) {
-    let mut rx = shared.1.subscribe();
-    let holding = {
-        let mut inner = shared.0.lock().expect("state");
-        let holding = inner.hold == point;
-        if holding {
-            inner.held += 1;
-        }
-        holding
-    };
-    if !holding {
-        return;
-    }
-    loop {
-        if shared.0.lock().map(|i| i.hold != point).unwrap_or(true) {
-            break;
-        }
-        if rx.changed().await.is_err() {
-            break;
-        }
-    }
-    if let Ok(mut inner) = shared.0.lock() {
-        inner.held -= 1;
-    }
 }
 
 async fn create(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
@@ -315,7 +282,7 @@ async fn create(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
                 .into_response();
         }
     }
-    wait_released(&shared, Hold::BeforeCreate).await;
+    shared.1.pass(Hold::BeforeCreate).await;
     let destination = params.get("destination").cloned().unwrap_or_default();
     let (status, answer, webhook) = {
         let mut inner = shared.0.lock().expect("state");
@@ -378,7 +345,7 @@ async fn create(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
         let object = answer.clone();
         tokio::spawn(async move { send_event(&webhook, "transfer.created", object).await });
     }
-    wait_released(&shared, Hold::AfterCreate).await;
+    shared.1.pass(Hold::AfterCreate).await;
     (
         StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
         Json(answer),

@@ -218,9 +218,9 @@ pub async fn test_connection(
         Err(e @ ConnectionError::Missing { .. }) => return Err(ApiError::NotFound(e.to_string())),
         Err(e @ ConnectionError::Sealed { .. }) => return Err(ApiError::Conflict(e.to_string())),
     };
+    let http = HttpClient::new(HttpSettings::default()).map_err(ApiError::internal)?;
     let (status, message) = match marketplace {
         Marketplace::Shopify => {
-            let http = HttpClient::new(HttpSettings::default()).map_err(ApiError::internal)?;
             let mut client = ShopifyClient::new(
                 http,
                 &state.config.export,
@@ -238,7 +238,6 @@ pub async fn test_connection(
             }
         }
         Marketplace::Amazon => {
-            let http = HttpClient::new(HttpSettings::default()).map_err(ApiError::internal)?;
             let mut client = AmazonClient::new(
                 http,
                 &state.config.export,

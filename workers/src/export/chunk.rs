@@ -232,14 +232,11 @@ impl JobHandler for ChunkHandler {
 
     async fn handle(&self, job: ExportChunk, ctx: JobContext) -> Result<(), JobError> {
         let db = &self.shared.services.db;
-        let Some(run) = db.run(&job.run_id).await.map_err(JobError::retry)? else {
-            return Err(JobError::Permanent(format!(
-                "export run {} does not exist",
-                job.run_id
-            )));
+        let Some(run) = self.shared.live_run(&job.run_id).await? else {
+            return Ok(());
         };
         // A job of an earlier pass has nothing left: its failed items belong to the new pass's jobs.
-        if run.status.is_final() || job.pass != run.pass {
+        if job.pass != run.pass {
             return Ok(());
         }
         let ids = db

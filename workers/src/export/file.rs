@@ -377,15 +377,9 @@ impl JobHandler for FileHandler {
     async fn handle(&self, job: WriteExportFile, _ctx: JobContext) -> Result<(), JobError> {
         let services = &self.shared.services;
         let db = &services.db;
-        let Some(run) = db.run(&job.run_id).await.map_err(JobError::retry)? else {
-            return Err(JobError::Permanent(format!(
-                "export run {} does not exist",
-                job.run_id
-            )));
-        };
-        if run.status.is_final() {
+        let Some(run) = self.shared.live_run(&job.run_id).await? else {
             return Ok(());
-        }
+        };
         let dir =
             std::env::temp_dir().join(format!("fleet-export-{}-{}", run.id, std::process::id()));
         std::fs::create_dir_all(&dir).map_err(io_err)?;

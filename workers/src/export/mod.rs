@@ -13,9 +13,13 @@ pub use chunk::ChunkHandler;
 pub use file::FileHandler;
 pub use plan::PlanHandler;
 
-use crate::{Services, runtime::Registry};
+use crate::{
+    Services,
+    runtime::{JobError, Registry},
+};
 use fleet_jobs::export::Marketplace;
 use fleet_shared::{
+    db::exports::RunRecord,
     http::{HttpClient, HttpSettings},
     ratelimit::TokenBuckets,
     seal::Sealer,
@@ -60,6 +64,18 @@ impl Shared {
             .await
             .cloned()
             .map_err(|e| e.to_string())
+    }
+
+    /// The run `id` unless it is final (None: nothing left to do); a missing run fails the job for good.
+    async fn live_run(&self, id: &str) -> Result<Option<RunRecord>, JobError> {
+        let run = self
+            .services
+            .db
+            .run(id)
+            .await
+            .map_err(JobError::retry)?
+            .ok_or_else(|| JobError::Permanent(format!("export run {id} does not exist")))?;
+        Ok((!run.status.is_final()).then_some(run))
     }
 
     fn sealer(&self) -> Result<Sealer, String> {

@@ -88,15 +88,9 @@ impl JobHandler for PlanHandler {
     async fn handle(&self, job: PlanExport, _ctx: JobContext) -> Result<(), JobError> {
         let services = &self.shared.services;
         let db = &services.db;
-        let Some(run) = db.run(&job.run_id).await.map_err(JobError::retry)? else {
-            return Err(JobError::Permanent(format!(
-                "export run {} does not exist",
-                job.run_id
-            )));
-        };
-        if run.status.is_final() {
+        let Some(run) = self.shared.live_run(&job.run_id).await? else {
             return Ok(());
-        }
+        };
         let listings = match self.select(&run).await? {
             Ok(listings) => listings,
             Err(reason) => {
