@@ -4,6 +4,7 @@
 
 pub mod amazon;
 pub mod effect;
+pub mod etsy;
 pub mod fake_server;
 pub mod openai;
 pub mod platform;

@@ -21,6 +21,7 @@ use fleet_shared::{
     export::{
         amazon::{AmazonClient, AmazonCredentials, AmazonError},
         connection::{self, ConnectionError},
+        etsy::{EtsyClient, EtsyError},
         shopify::{ShopifyClient, ShopifyError},
     },
     http::{HttpClient, HttpSettings},
@@ -199,7 +200,6 @@ pub async fn delete_connection(
     responses(
         (status = 200, description = "Tested: `status` says how it went", body = ConnectionView),
         (status = 404, description = "No such connection"),
-        (status = 409, description = "Testing this marketplace's credentials is not available yet"),
     ),
     security(("bearer" = [])))]
 pub async fn test_connection(
@@ -250,10 +250,32 @@ pub async fn test_connection(
                 Err(e) => ("unreachable", e.to_string()),
             }
         }
-        other => {
-            return Err(ApiError::Conflict(format!(
-                "testing {other} credentials is not available yet; they are stored and used by file exports"
-            )));
+        Marketplace::Etsy => {
+            let mut client = EtsyClient::new(
+                http,
+                &state.config.export,
+                &fields,
+                Arc::new(TokenBuckets::memory()),
+            );
+            let answer = client.shop().await;
+            if let Some(tokens) = client.take_refreshed() {
+                let mut secrets = fields.secrets.clone();
+                secrets.insert("access_token".to_owned(), tokens.access_token.into());
+                secrets.insert("refresh_token".to_owned(), tokens.refresh_token.into());
+                connection::store_secrets(
+                    &state.db,
+                    &sealer(&state)?,
+                    &seller,
+                    marketplace,
+                    &secrets,
+                )
+                .await?;
+            }
+            match answer {
+                Ok(shop) => ("ok", format!("connected to the Etsy shop {shop}")),
+                Err(e @ EtsyError::Unauthorized(_)) => ("unauthorized", e.to_string()),
+                Err(e) => ("unreachable", e.to_string()),
+            }
         }
     };
     state

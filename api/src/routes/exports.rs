@@ -231,12 +231,6 @@ pub async fn start_export(
         |field: &str, message: String| ApiError::Invalid(vec![FieldError::new(field, message)]);
     let format = match req.mode {
         ExportMode::Push => {
-            if market == Marketplace::Etsy {
-                return Err(invalid(
-                    "mode",
-                    format!("pushing to {market} is not available yet: use mode `file`"),
-                ));
-            }
             if state.db.connection(&seller, market).await?.is_none() {
                 return Err(invalid(
                     "marketplace",

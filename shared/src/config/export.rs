@@ -20,6 +20,10 @@ pub struct ExportSettings {
     pub amazon_api_base: String,
     /// Login with Amazon's token endpoint (refresh token → access token).
     pub amazon_token_url: String,
+    /// Base URL of Etsy's Open API v3 (`…/v3/application`).
+    pub etsy_api_base: String,
+    /// Etsy's OAuth token endpoint (refresh token → new token pair).
+    pub etsy_token_url: String,
     /// How long the photo URLs given to a marketplace (which downloads them later) stay valid.
     pub image_url_ttl_secs: u64,
     /// Longest a chunk waits for a marketplace's rate limit before giving its slot back (retry later).
@@ -35,6 +39,8 @@ impl Default for ExportSettings {
             shopify_api_version: "2025-10".to_owned(),
             amazon_api_base: "https://sellingpartnerapi-{region}.amazon.com".to_owned(),
             amazon_token_url: "https://api.amazon.com/auth/o2/token".to_owned(),
+            etsy_api_base: "https://openapi.etsy.com/v3/application".to_owned(),
+            etsy_token_url: "https://api.etsy.com/v3/public/oauth/token".to_owned(),
             image_url_ttl_secs: 7 * 24 * 3600,
             max_throttle_wait_secs: 120,
         }

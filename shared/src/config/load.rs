@@ -178,6 +178,8 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
         ("export.shopify_api_base", &export.shopify_api_base),
         ("export.amazon_api_base", &export.amazon_api_base),
         ("export.amazon_token_url", &export.amazon_token_url),
+        ("export.etsy_api_base", &export.etsy_api_base),
+        ("export.etsy_token_url", &export.etsy_token_url),
     ] {
         if !(url.starts_with("https://") || url.starts_with("http://")) {
             return Err(ConfigError::invalid(

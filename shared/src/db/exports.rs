@@ -257,6 +257,11 @@ pub struct RemoteRecord {
     pub content_hash: String,
 }
 
+const REMOTE_UPSERT: &str = "INSERT INTO export_remote_ids (seller_id, marketplace, listing_id, remote_id, \
+    handle, content_hash, exported_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+    ON CONFLICT (seller_id, marketplace, listing_id) DO UPDATE SET remote_id = excluded.remote_id, \
+    handle = excluded.handle, content_hash = excluded.content_hash, exported_at = excluded.exported_at";
+
 impl Db {
     /// Creates or replaces `seller_id`'s connection to `marketplace`; its status becomes `untested`.
     pub async fn put_connection(
@@ -583,6 +588,28 @@ impl Db {
         Ok(updated == 1)
     }
 
+    /// Records that `marketplace` holds `remote` for `seller_id` (before the item settles:
+    /// a listing created in several calls is found again if the chunk is redone).
+    pub async fn put_remote_listing(
+        &self,
+        seller_id: &str,
+        marketplace: Marketplace,
+        remote: &RemoteRecord,
+    ) -> Result<(), DbError> {
+        on_pool!(self, pool => sqlx::query(REMOTE_UPSERT)
+            .bind(seller_id)
+            .bind(marketplace.as_str())
+            .bind(&remote.listing_id)
+            .bind(&remote.remote_id)
+            .bind(&remote.handle)
+            .bind(&remote.content_hash)
+            .bind(now_ms())
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
     /// Records in one transaction that `marketplace` accepted `remote` and that the item succeeded.
     pub async fn settle_exported(
         &self,
@@ -594,12 +621,7 @@ impl Db {
         let now = now_ms();
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO export_remote_ids (seller_id, marketplace, listing_id, remote_id, handle, \
-                 content_hash, exported_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (seller_id, marketplace, listing_id) DO UPDATE SET remote_id = excluded.remote_id, \
-                 handle = excluded.handle, content_hash = excluded.content_hash, exported_at = excluded.exported_at",
-            )
+            sqlx::query(REMOTE_UPSERT)
             .bind(seller_id)
             .bind(marketplace.as_str())
             .bind(&remote.listing_id)

@@ -3,6 +3,7 @@
 
 pub mod amazon;
 pub mod connection;
+pub mod etsy;
 pub mod shopify;
 
 use crate::db::listings::{Condition, ListingFilter};

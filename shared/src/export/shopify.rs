@@ -252,12 +252,12 @@ impl ShopifyClient {
                 .json()
                 .await
                 .map_err(|e| ShopifyError::Transient(format!("unreadable answer: {e}")))?;
-            let available = self.follow_throttle_status(&answer).await;
             let errors = answer["errors"].as_array().cloned().unwrap_or_default();
-            if errors
+            let throttled = errors
                 .iter()
-                .any(|e| e["extensions"]["code"] == "THROTTLED")
-            {
+                .any(|e| e["extensions"]["code"] == "THROTTLED");
+            let available = self.follow_throttle_status(&answer).await;
+            if throttled {
                 let missing = (cost - available.unwrap_or(0.0)).max(1.0);
                 let wait = Duration::from_secs_f64(missing / self.bucket.rate);
                 tracing::debug!(?wait, "Shopify answered THROTTLED");

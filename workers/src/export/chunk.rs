@@ -6,6 +6,7 @@
 use super::{
     Shared,
     amazon::AmazonSink,
+    etsy::EtsySink,
     listing::{ExportListing, ItemError},
     shopify::ShopifySink,
 };
@@ -17,6 +18,7 @@ use fleet_shared::{
         ItemStatus, RunStatus,
         amazon::{AmazonClient, AmazonCredentials},
         connection::{self, ConnectionFields},
+        etsy::EtsyClient,
         shopify::ShopifyClient,
     },
 };
@@ -105,6 +107,26 @@ impl ChunkHandler {
             self.shared.buckets().await.map_err(PushError::Transient)?,
         );
         AmazonSink::open(client, fields.list("marketplace_ids")).await
+    }
+
+    /// The seller's Etsy shop, ready to take listings.
+    async fn etsy(&self, run: &RunRecord) -> Result<EtsySink, PushError> {
+        let fields = self.connection(run).await?;
+        let client = EtsyClient::new(
+            self.shared.http().map_err(PushError::Transient)?,
+            &self.shared.services.config.export,
+            &fields,
+            self.shared.buckets().await.map_err(PushError::Transient)?,
+        );
+        let sealer = self.shared.sealer().map_err(PushError::Transient)?;
+        EtsySink::open(
+            client,
+            self.shared.services.clone(),
+            sealer,
+            &run.seller_id,
+            fields,
+        )
+        .await
     }
 
     /// Stops `run` for `reason`: its pending items fail, the connection shows why.
@@ -253,9 +275,10 @@ impl JobHandler for ChunkHandler {
                     Ok(sink) => Ok(self.send(sink, &run, ids, &ctx).await?),
                     Err(e) => Err(e),
                 },
-                other => Err(PushError::Stop(format!(
-                    "pushing to {other} is not available yet: export with mode `file`"
-                ))),
+                Marketplace::Etsy => match self.etsy(&run).await {
+                    Ok(sink) => Ok(self.send(sink, &run, ids, &ctx).await?),
+                    Err(e) => Err(e),
+                },
             };
             match sent {
                 Ok(()) => {}

@@ -20,6 +20,8 @@ pub struct ExportListing {
     pub record: ListingRecord,
     /// Download URLs of its photos, in display order.
     pub image_urls: Vec<String>,
+    /// Blob keys of the same photos (for marketplaces that take the bytes).
+    pub image_keys: Vec<BlobKey>,
 }
 
 impl ExportListing {
@@ -27,6 +29,7 @@ impl ExportListing {
     pub async fn resolve(services: &Services, record: ListingRecord) -> Result<Self, ItemError> {
         let ttl = Duration::from_secs(services.config.export.image_url_ttl_secs);
         let mut image_urls = Vec::with_capacity(record.images.len());
+        let mut image_keys = Vec::with_capacity(record.images.len());
         for media_id in &record.images {
             let media = services
                 .db
@@ -60,8 +63,13 @@ impl ExportListing {
                 .map_err(|e| ItemError::Transient(e.to_string()))?
                 .url;
             image_urls.push(url);
+            image_keys.push(key);
         }
-        Ok(ExportListing { record, image_urls })
+        Ok(ExportListing {
+            record,
+            image_urls,
+            image_keys,
+        })
     }
 
     /// Hash of every exported field and photo id: equal hashes send the same product.

@@ -4,6 +4,7 @@
 
 mod amazon;
 mod chunk;
+mod etsy;
 mod file;
 mod listing;
 mod plan;

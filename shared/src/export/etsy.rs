@@ -1,0 +1,405 @@
+//! A client of Etsy's Open API v3 for a seller's shop: draft listings created
+//! (form-encoded) or updated, photos uploaded (multipart, ranked), inventory
+//! (SKU, price, quantity) set. Every call sends `x-api-key: keystring:secret`
+//! and the seller's OAuth token; an expired or refused token is refreshed
+//! once and the new pair handed back for storage. Calls are paced by the
+//! per-second limit Etsy reports in `x-limit-per-second` and
+//! `x-remaining-this-second`, in a bucket shared through Redis; when
+//! `x-remaining-today` reaches zero, the chunk stops for the day.
+
+use crate::{
+    config::ExportSettings,
+    export::connection::ConnectionFields,
+    http::HttpClient,
+    ratelimit::{Bucket, TokenBuckets},
+};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{Map, Value, json};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+/// Why an Etsy call failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EtsyError {
+    /// The API key or the OAuth tokens were refused (and refreshing did not help).
+    #[error(
+        "Etsy refused the shop's credentials ({0}): put the etsy connection again with a valid keystring and tokens"
+    )]
+    Unauthorized(String),
+    /// A passing failure: network, 5xx, a rate limit, or the day's quota spent.
+    #[error("Etsy is unavailable: {0}")]
+    Transient(String),
+    /// Etsy refused this request (a field it does not accept).
+    #[error("Etsy refused it: {0}")]
+    Rejected(String),
+}
+
+/// The shop's OAuth tokens after a refresh, to be stored in place of the old ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshedTokens {
+    /// New access token.
+    pub access_token: String,
+    /// New refresh token (Etsy rotates it).
+    pub refresh_token: String,
+}
+
+/// One seller's Etsy shop.
+pub struct EtsyClient {
+    http: HttpClient,
+    api_base: String,
+    token_url: String,
+    keystring: String,
+    shared_secret: String,
+    access_token: String,
+    refresh_token: String,
+    shop_id: String,
+    refreshed: Option<RefreshedTokens>,
+    day_spent: bool,
+    buckets: Arc<TokenBuckets>,
+    key: String,
+    bucket: Bucket,
+    max_wait: Duration,
+}
+
+impl std::fmt::Debug for EtsyClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtsyClient")
+            .field("api_base", &self.api_base)
+            .field("shop_id", &self.shop_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request's body.
+pub enum Body {
+    /// None.
+    Empty,
+    /// `application/x-www-form-urlencoded` pairs.
+    Form(Vec<(String, String)>),
+    /// JSON.
+    Json(Value),
+    /// A photo upload: file name, bytes, rank.
+    Image(String, Vec<u8>, usize),
+}
+
+impl EtsyClient {
+    /// A client of the shop in `fields` (a stored Etsy connection), its calls counted in `buckets`.
+    pub fn new(
+        http: HttpClient,
+        settings: &ExportSettings,
+        fields: &ConnectionFields,
+        buckets: Arc<TokenBuckets>,
+    ) -> EtsyClient {
+        let keystring = fields.secret("keystring").to_owned();
+        EtsyClient {
+            http,
+            api_base: settings.etsy_api_base.trim_end_matches('/').to_owned(),
+            token_url: settings.etsy_token_url.clone(),
+            key: format!("etsy:{keystring}"),
+            keystring,
+            shared_secret: fields.secret("shared_secret").to_owned(),
+            access_token: fields.secret("access_token").to_owned(),
+            refresh_token: fields.secret("refresh_token").to_owned(),
+            shop_id: fields.setting("shop_id").unwrap_or_default().to_owned(),
+            refreshed: None,
+            day_spent: false,
+            buckets,
+            // Cautious until the first answer tells the app's limit.
+            bucket: Bucket::new(2.0, 1.0),
+            max_wait: Duration::from_secs(settings.max_throttle_wait_secs),
+        }
+    }
+
+    /// Uses this token pair from now on (stored by another worker's refresh).
+    pub fn use_tokens(&mut self, access_token: &str, refresh_token: &str) {
+        self.access_token = access_token.to_owned();
+        self.refresh_token = refresh_token.to_owned();
+    }
+
+    /// The tokens a refresh produced, once (the caller stores them).
+    pub fn take_refreshed(&mut self) -> Option<RefreshedTokens> {
+        self.refreshed.take()
+    }
+
+    /// The shop's name; proves the key and token work.
+    pub async fn shop(&mut self) -> Result<String, EtsyError> {
+        let path = format!("/shops/{}", self.shop_id);
+        let shop = self.call(Method::GET, &path, Body::Empty).await?;
+        Ok(shop["shop_name"].as_str().unwrap_or("the shop").to_owned())
+    }
+
+    /// Creates a draft listing from `form`; returns its listing id.
+    pub async fn create_draft(&mut self, form: Vec<(String, String)>) -> Result<String, EtsyError> {
+        let path = format!("/shops/{}/listings", self.shop_id);
+        let listing = self.call(Method::POST, &path, Body::Form(form)).await?;
+        listing_id(&listing)
+    }
+
+    /// Updates listing `id` with `form`.
+    pub async fn update_listing(
+        &mut self,
+        id: &str,
+        form: Vec<(String, String)>,
+    ) -> Result<(), EtsyError> {
+        let path = format!("/shops/{}/listings/{id}", self.shop_id);
+        self.call(Method::PATCH, &path, Body::Form(form))
+            .await
+            .map(|_| ())
+    }
+
+    /// Uploads `bytes` as photo `rank` (1 first) of listing `id`, replacing the photo there.
+    pub async fn upload_image(
+        &mut self,
+        id: &str,
+        name: &str,
+        bytes: Vec<u8>,
+        rank: usize,
+    ) -> Result<(), EtsyError> {
+        let path = format!("/shops/{}/listings/{id}/images", self.shop_id);
+        self.call(
+            Method::POST,
+            &path,
+            Body::Image(name.to_owned(), bytes, rank),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Sets listing `id`'s one product: SKU, price and quantity.
+    pub async fn update_inventory(&mut self, id: &str, inventory: Value) -> Result<(), EtsyError> {
+        let path = format!("/listings/{id}/inventory");
+        self.call(Method::PUT, &path, Body::Json(inventory))
+            .await
+            .map(|_| ())
+    }
+
+    /// Exchanges the refresh token for a new pair.
+    async fn refresh(&mut self) -> Result<(), EtsyError> {
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("client_id", self.keystring.as_str()),
+            ("refresh_token", self.refresh_token.as_str()),
+        ];
+        let request = self
+            .http
+            .inner()
+            .post(&self.token_url)
+            .form(&form)
+            .build()
+            .map_err(|e| EtsyError::Transient(e.to_string()))?;
+        let response = self
+            .http
+            .send(request, true)
+            .await
+            .map_err(|e| EtsyError::Transient(e.to_string()))?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        match (
+            body["access_token"].as_str(),
+            body["refresh_token"].as_str(),
+        ) {
+            (Some(access), Some(refresh)) if status.is_success() => {
+                self.access_token = access.to_owned();
+                self.refresh_token = refresh.to_owned();
+                self.refreshed = Some(RefreshedTokens {
+                    access_token: access.to_owned(),
+                    refresh_token: refresh.to_owned(),
+                });
+                Ok(())
+            }
+            _ if status.is_client_error() => Err(EtsyError::Unauthorized(format!(
+                "token refresh: {}",
+                body["error"].as_str().unwrap_or("refused")
+            ))),
+            _ => Err(EtsyError::Transient(format!(
+                "token refresh answered HTTP {}",
+                status.as_u16()
+            ))),
+        }
+    }
+
+    fn request(
+        &self,
+        method: &Method,
+        path: &str,
+        body: &Body,
+    ) -> Result<RequestBuilder, EtsyError> {
+        let builder = self
+            .http
+            .inner()
+            .request(method.clone(), format!("{}{path}", self.api_base))
+            .header(
+                "x-api-key",
+                format!("{}:{}", self.keystring, self.shared_secret),
+            )
+            .bearer_auth(&self.access_token);
+        Ok(match body {
+            Body::Empty => builder,
+            Body::Form(pairs) => builder.form(pairs),
+            Body::Json(value) => builder.json(value),
+            Body::Image(name, bytes, rank) => {
+                let part = reqwest::multipart::Part::bytes(bytes.clone())
+                    .file_name(name.clone())
+                    .mime_str("image/jpeg")
+                    .map_err(|e| EtsyError::Transient(e.to_string()))?;
+                let form = reqwest::multipart::Form::new()
+                    .part("image", part)
+                    .text("rank", rank.to_string())
+                    .text("overwrite", "true");
+                builder.multipart(form)
+            }
+        })
+    }
+
+    /// Waits for a request in the shared per-second bucket, then takes it.
+    async fn take(&self, deadline: Instant) -> Result<(), EtsyError> {
+        if self.day_spent {
+            return Err(EtsyError::Transient(
+                "the app's daily Etsy quota is spent (x-remaining-today: 0); the export goes on when it renews".to_owned(),
+            ));
+        }
+        loop {
+            let taken = match self.buckets.take(&self.key, 1.0, self.bucket).await {
+                Ok(taken) => taken,
+                Err(err) => {
+                    tracing::warn!(error = %err, "Etsy rate limiter unavailable");
+                    return Ok(());
+                }
+            };
+            if taken.allowed {
+                return Ok(());
+            }
+            let wait = taken.wait(1.0, self.bucket);
+            if Instant::now() + wait > deadline {
+                return Err(EtsyError::Transient(
+                    "Etsy's per-second limit kept refusing".to_owned(),
+                ));
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Adopts the limits Etsy reports.
+    async fn follow_limits(&mut self, response: &Response) {
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<f64>().ok())
+        };
+        if let Some(per_second) = header("x-limit-per-second") {
+            // A little under the limit, in small bursts: requests that arrive
+            // bunched (network jitter, several workers) still fit Etsy's window.
+            self.bucket = Bucket::new(per_second * 0.9, (per_second / 2.0).max(1.0));
+        }
+        if let Some(left) = header("x-remaining-this-second")
+            && let Err(err) = self.buckets.lower(&self.key, left, self.bucket).await
+        {
+            tracing::warn!(error = %err, "Etsy rate limiter unavailable");
+        }
+        if header("x-remaining-today") == Some(0.0) {
+            self.day_spent = true;
+        }
+    }
+
+    /// Sends one call; refreshes the token once when it is refused.
+    async fn call(&mut self, method: Method, path: &str, body: Body) -> Result<Value, EtsyError> {
+        let deadline = Instant::now() + self.max_wait;
+        let mut refreshed = false;
+        loop {
+            self.take(deadline).await?;
+            let request = self
+                .request(&method, path, &body)?
+                .build()
+                .map_err(|e| EtsyError::Transient(e.to_string()))?;
+            // Creating a draft is not idempotent: never resend it on a lost answer.
+            let retry = method != Method::POST;
+            let response = self
+                .http
+                .send(request, retry)
+                .await
+                .map_err(|e| EtsyError::Transient(e.to_string()))?;
+            let status = response.status();
+            self.follow_limits(&response).await;
+            let answer: Value = response.json().await.unwrap_or(Value::Null);
+            let message = answer["error"]
+                .as_str()
+                .or_else(|| answer["error_description"].as_str())
+                .unwrap_or("no details")
+                .to_owned();
+            match status {
+                StatusCode::UNAUTHORIZED if !refreshed => {
+                    self.refresh().await?;
+                    refreshed = true;
+                }
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                    return Err(EtsyError::Unauthorized(message));
+                }
+                StatusCode::TOO_MANY_REQUESTS => {
+                    let wait = Duration::from_secs(1);
+                    if Instant::now() + wait > deadline {
+                        return Err(EtsyError::Transient("rate limited (429)".to_owned()));
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+                s if s.is_success() => return Ok(answer),
+                s if s.is_client_error() => return Err(EtsyError::Rejected(message)),
+                s => {
+                    return Err(EtsyError::Transient(format!(
+                        "HTTP {} ({message})",
+                        s.as_u16()
+                    )));
+                }
+            }
+        }
+    }
+}
+
+fn listing_id(listing: &Value) -> Result<String, EtsyError> {
+    match &listing["listing_id"] {
+        Value::Number(n) => Ok(n.to_string()),
+        Value::String(s) => Ok(s.clone()),
+        _ => Err(EtsyError::Transient(format!(
+            "createDraftListing returned no listing_id: {listing}"
+        ))),
+    }
+}
+
+/// The inventory body of one product with `sku`, `price` (a decimal) and `quantity`.
+pub fn inventory(sku: &str, price: &str, quantity: i64) -> Value {
+    let price: Value = price
+        .parse::<serde_json::Number>()
+        .map(Value::Number)
+        .unwrap_or_else(|_| json!(price));
+    json!({"products": [{
+        "sku": sku,
+        "property_values": [],
+        "offerings": [{"price": price, "quantity": quantity, "is_enabled": true}],
+    }]})
+}
+
+/// Form pairs from a JSON object (lists repeat their key, as Etsy's form encoding wants).
+pub fn form(fields: &Map<String, Value>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (key, value) in fields {
+        match value {
+            Value::Array(items) => {
+                for item in items {
+                    out.push((format!("{key}[]"), text(item)));
+                }
+            }
+            Value::Null => {}
+            other => out.push((key.clone(), text(other))),
+        }
+    }
+    out
+}
+
+fn text(value: &Value) -> String {
+    value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_owned)
+}
