@@ -110,6 +110,11 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 return 1
 "#;
 
+/// Why [`TokenBuckets::acquire`] gave up: the tokens would come after its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the rate limit would need more waiting than allowed")]
+pub struct WaitTooLong;
+
 /// Most buckets a memory store keeps before forgetting full ones.
 const MEMORY_KEYS: usize = 100_000;
 
@@ -168,6 +173,35 @@ impl TokenBuckets {
                     tokens: tokens.parse().unwrap_or(0.0),
                 })
             }
+        }
+    }
+
+    /// Waits until bucket `key` holds `cost` tokens and takes them, giving up
+    /// when they would come after `deadline`. An unreachable store lets the
+    /// call through: the remote side's own limit still answers it.
+    pub async fn acquire(
+        &self,
+        key: &str,
+        cost: f64,
+        bucket: Bucket,
+        deadline: std::time::Instant,
+    ) -> Result<(), WaitTooLong> {
+        loop {
+            let taken = match self.take(key, cost, bucket).await {
+                Ok(taken) => taken,
+                Err(err) => {
+                    tracing::warn!(error = %err, key, "rate limiter unavailable; calling anyway");
+                    return Ok(());
+                }
+            };
+            if taken.allowed {
+                return Ok(());
+            }
+            let wait = taken.wait(cost, bucket);
+            if std::time::Instant::now() + wait > deadline {
+                return Err(WaitTooLong);
+            }
+            tokio::time::sleep(wait).await;
         }
     }
 

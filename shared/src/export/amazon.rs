@@ -180,27 +180,15 @@ impl AmazonClient {
 
     /// Waits until the shared bucket has a request, then takes it.
     async fn take(&self, deadline: Instant) -> Result<(), AmazonError> {
-        let bucket = Bucket::new(PUT_RATE, PUT_BURST);
-        loop {
-            let taken = match self.buckets.take(&self.key, 1.0, bucket).await {
-                Ok(taken) => taken,
-                Err(err) => {
-                    tracing::warn!(error = %err, "Amazon rate limiter unavailable");
-                    return Ok(());
-                }
-            };
-            if taken.allowed {
-                return Ok(());
-            }
-            let wait = taken.wait(1.0, bucket);
-            if Instant::now() + wait > deadline {
-                return Err(AmazonError::Transient(format!(
+        self.buckets
+            .acquire(&self.key, 1.0, Bucket::new(PUT_RATE, PUT_BURST), deadline)
+            .await
+            .map_err(|_| {
+                AmazonError::Transient(format!(
                     "the listings API rate limit would need more than {}s of waiting",
                     self.max_wait.as_secs()
-                )));
-            }
-            tokio::time::sleep(wait).await;
-        }
+                ))
+            })
     }
 
     /// Creates or replaces the listing `sku` in `marketplace_ids` from `body`

@@ -260,25 +260,10 @@ impl EtsyClient {
                 "the app's daily Etsy quota is spent (x-remaining-today: 0); the export goes on when it renews".to_owned(),
             ));
         }
-        loop {
-            let taken = match self.buckets.take(&self.key, 1.0, self.bucket).await {
-                Ok(taken) => taken,
-                Err(err) => {
-                    tracing::warn!(error = %err, "Etsy rate limiter unavailable");
-                    return Ok(());
-                }
-            };
-            if taken.allowed {
-                return Ok(());
-            }
-            let wait = taken.wait(1.0, self.bucket);
-            if Instant::now() + wait > deadline {
-                return Err(EtsyError::Transient(
-                    "Etsy's per-second limit kept refusing".to_owned(),
-                ));
-            }
-            tokio::time::sleep(wait).await;
-        }
+        self.buckets
+            .acquire(&self.key, 1.0, self.bucket, deadline)
+            .await
+            .map_err(|_| EtsyError::Transient("Etsy's per-second limit kept refusing".to_owned()))
     }
 
     /// Adopts the limits Etsy reports.

@@ -178,21 +178,17 @@ impl ShopifyClient {
 
     /// Waits until the shared bucket holds `cost` points, then takes them.
     async fn take(&self, cost: f64, deadline: Instant) -> Result<(), ShopifyError> {
-        loop {
-            let taken = match self.buckets.take(&self.key, cost, self.bucket).await {
-                Ok(taken) => taken,
-                Err(err) => {
-                    // Without the shared bucket, Shopify's own THROTTLED answers still pace us.
-                    tracing::warn!(error = %err, "Shopify rate limiter unavailable");
-                    return Ok(());
-                }
-            };
-            if taken.allowed {
-                return Ok(());
-            }
-            self.sleep_until_points(taken.wait(cost, self.bucket), deadline)
-                .await?;
-        }
+        self.buckets
+            .acquire(&self.key, cost, self.bucket, deadline)
+            .await
+            .map_err(|_| self.too_long())
+    }
+
+    fn too_long(&self) -> ShopifyError {
+        ShopifyError::Transient(format!(
+            "the shop's API rate limit would need more than {}s of waiting",
+            self.max_wait.as_secs()
+        ))
     }
 
     async fn sleep_until_points(
@@ -201,10 +197,7 @@ impl ShopifyClient {
         deadline: Instant,
     ) -> Result<(), ShopifyError> {
         if Instant::now() + wait > deadline {
-            return Err(ShopifyError::Transient(format!(
-                "the shop's API rate limit would need more than {}s of waiting",
-                self.max_wait.as_secs()
-            )));
+            return Err(self.too_long());
         }
         tokio::time::sleep(wait).await;
         Ok(())
