@@ -177,6 +177,9 @@ impl ChunkHandler {
             .map_err(JobError::retry)?;
         let total = listings.len() as i64;
         for (done, record) in listings.into_iter().enumerate() {
+            ctx.progress(done as i64, Some(total))
+                .await
+                .map_err(JobError::retry)?;
             let status = db.run_status(&run.id).await.map_err(JobError::retry)?;
             if status.is_none_or(RunStatus::is_final) {
                 return Ok(()); // cancelled, or stopped by another chunk
@@ -241,10 +244,10 @@ impl ChunkHandler {
                 Err(PushError::Stop(reason)) => return self.stop(run, &reason).await,
                 Err(PushError::Transient(reason)) => return Err(JobError::Retry(reason)),
             }
-            ctx.progress(done as i64 + 1, Some(total))
-                .await
-                .map_err(JobError::retry)?;
         }
+        ctx.progress(total, Some(total))
+            .await
+            .map_err(JobError::retry)?;
         Ok(())
     }
 }
