@@ -27,6 +27,32 @@ use std::time::Duration;
 
 const CATEGORY: &str = "gid://shopify/TaxonomyCategory/aa-1-13";
 
+/// Changes listing `id`'s quantity, pushes it alone to `marketplace`, and returns the finished run.
+async fn push_changed(
+    p: &Platform,
+    key: &str,
+    marketplace: &str,
+    id: &str,
+    quantity: i64,
+) -> Value {
+    let (status, body) = p
+        .call(
+            "PATCH",
+            &format!("/v1/listings/{id}"),
+            key,
+            Some(json!({"quantity": quantity})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let run = start(
+        p,
+        key,
+        json!({"marketplace": marketplace, "listings": {"ids": [id]}, "mode": "push"}),
+    )
+    .await;
+    finished(p, key, &run).await
+}
+
 /// The run once it reached a final status.
 async fn finished(p: &Platform, key: &str, id: &str) -> Value {
     wait_for(
@@ -677,40 +703,14 @@ async fn amazon_flow(backend: Backend) {
     amazon.expire_tokens();
     let (_, page) = p.call("GET", "/v1/listings?sku=A-00", &seller, None).await;
     let id = page["items"][0]["id"].as_str().unwrap().to_owned();
-    p.call(
-        "PATCH",
-        &format!("/v1/listings/{id}"),
-        &seller,
-        Some(json!({"quantity": 2})),
-    )
-    .await;
-    let renewed = start(
-        &p,
-        &seller,
-        json!({"marketplace": "amazon", "listings": {"ids": [id]}, "mode": "push"}),
-    )
-    .await;
-    let done = finished(&p, &seller, &renewed).await;
+    let done = push_changed(&p, &seller, "amazon", &id, 2).await;
     assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(
         amazon.listing("A-00").unwrap()["attributes"]["fulfillment_availability"][0]["quantity"],
         2
     );
     amazon.revoke();
-    p.call(
-        "PATCH",
-        &format!("/v1/listings/{id}"),
-        &seller,
-        Some(json!({"quantity": 3})),
-    )
-    .await;
-    let revoked = start(
-        &p,
-        &seller,
-        json!({"marketplace": "amazon", "listings": {"ids": [id]}, "mode": "push"}),
-    )
-    .await;
-    let done = finished(&p, &seller, &revoked).await;
+    let done = push_changed(&p, &seller, "amazon", &id, 3).await;
     assert_eq!(done["status"], "failed", "{done}");
     assert!(
         done["error"]
@@ -824,20 +824,7 @@ async fn etsy_flow(backend: Backend) {
 
     // A later run updates the same draft, with the rotated tokens Fleet stored.
     let refreshes = etsy.refreshes();
-    p.call(
-        "PATCH",
-        &format!("/v1/listings/{first}"),
-        &seller,
-        Some(json!({"quantity": 2})),
-    )
-    .await;
-    let again = start(
-        &p,
-        &seller,
-        json!({"marketplace": "etsy", "listings": {"ids": [first]}, "mode": "push"}),
-    )
-    .await;
-    let done = finished(&p, &seller, &again).await;
+    let done = push_changed(&p, &seller, "etsy", &first, 2).await;
     assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(etsy.creates(), 5, "updated, not created again");
     assert_eq!(
@@ -856,20 +843,7 @@ async fn etsy_flow(backend: Backend) {
     );
 
     etsy.revoke();
-    p.call(
-        "PATCH",
-        &format!("/v1/listings/{first}"),
-        &seller,
-        Some(json!({"quantity": 3})),
-    )
-    .await;
-    let revoked = start(
-        &p,
-        &seller,
-        json!({"marketplace": "etsy", "listings": {"ids": [first]}, "mode": "push"}),
-    )
-    .await;
-    let done = finished(&p, &seller, &revoked).await;
+    let done = push_changed(&p, &seller, "etsy", &first, 3).await;
     assert_eq!(done["status"], "failed", "{done}");
     assert!(
         done["error"]

@@ -148,20 +148,11 @@ impl AmazonClient {
             ("client_id", self.credentials.client_id.as_str()),
             ("client_secret", self.credentials.client_secret.as_str()),
         ];
-        let request = self
+        let (status, body) = self
             .http
-            .inner()
-            .post(&self.token_url)
-            .form(&form)
-            .build()
-            .map_err(|e| AmazonError::Transient(e.to_string()))?;
-        let response = self
-            .http
-            .send(request, true)
+            .post_form(&self.token_url, &form)
             .await
             .map_err(|e| AmazonError::Transient(e.to_string()))?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
         if status == StatusCode::BAD_REQUEST || status == StatusCode::UNAUTHORIZED {
             let reason = body["error"].as_str().unwrap_or("refused");
             return Err(AmazonError::Unauthorized(format!("LWA: {reason}")));

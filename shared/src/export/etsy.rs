@@ -182,20 +182,11 @@ impl EtsyClient {
             ("client_id", self.keystring.as_str()),
             ("refresh_token", self.refresh_token.as_str()),
         ];
-        let request = self
+        let (status, body) = self
             .http
-            .inner()
-            .post(&self.token_url)
-            .form(&form)
-            .build()
-            .map_err(|e| EtsyError::Transient(e.to_string()))?;
-        let response = self
-            .http
-            .send(request, true)
+            .post_form(&self.token_url, &form)
             .await
             .map_err(|e| EtsyError::Transient(e.to_string()))?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
         match (
             body["access_token"].as_str(),
             body["refresh_token"].as_str(),

@@ -192,6 +192,28 @@ impl HttpClient {
         }
     }
 
+    /// POSTs `form` URL-encoded to `url` (an OAuth token grant), retrying as
+    /// [`HttpClient::send`] does; returns the status and the JSON body (null when it is not JSON).
+    pub async fn post_form(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+    ) -> Result<(StatusCode, serde_json::Value), HttpError> {
+        let request = self
+            .inner
+            .post(url)
+            .form(form)
+            .build()
+            .map_err(|e| HttpError::Request {
+                url: redact_url(url),
+                message: e.without_url().to_string(),
+            })?;
+        let response = self.send(request, true).await?;
+        let status = response.status();
+        let body = response.json().await.unwrap_or(serde_json::Value::Null);
+        Ok((status, body))
+    }
+
     fn backoff(&self, attempt: u32) -> Duration {
         let ceiling = self
             .settings
