@@ -29,7 +29,6 @@ use fleet_shared::{
         destination,
     },
     seal::Sealer,
-    secret::SecretKey,
 };
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -221,9 +220,7 @@ fn authorize(principal: &Principal, seller_id: &str) -> ApiResult<()> {
 }
 
 pub(crate) fn sealer(state: &AppState) -> ApiResult<Sealer> {
-    SecretKey::load(&state.config)
-        .map(|k| Sealer::credentials(&k))
-        .map_err(ApiError::internal)
+    Sealer::from_config(&state.config).map_err(ApiError::internal)
 }
 
 /// A seller's payouts, newest first.

@@ -53,6 +53,8 @@ pub struct Config {
     pub s3_secret_access_key: Option<String>,
     /// Secret for signing URLs and deriving encryption keys; generated in `data_dir` when unset.
     pub secret_key: Option<String>,
+    /// Earlier secret keys, still accepted to open credentials sealed under them (key rotation).
+    pub secret_key_previous: Vec<String>,
     /// Log filter (`info`, `fleet=debug,info`).
     pub log: String,
     /// `text` or `json`.
@@ -92,6 +94,7 @@ impl Default for Config {
             s3_access_key_id: None,
             s3_secret_access_key: None,
             secret_key: None,
+            secret_key_previous: Vec::new(),
             log: "info".to_owned(),
             log_format: LogFormat::Text,
             queue: QueueSettings::default(),
@@ -223,6 +226,9 @@ impl Config {
             }
         };
         mask(&mut shown.secret_key);
+        for previous in &mut shown.secret_key_previous {
+            *previous = "***".to_owned();
+        }
         mask(&mut shown.s3_secret_access_key);
         mask(&mut shown.jwt.hs256_secret);
         mask(&mut shown.payout.stripe_secret_key);

@@ -24,7 +24,6 @@ use fleet_shared::{
     http::{HttpClient, HttpSettings},
     ratelimit::TokenBuckets,
     seal::Sealer,
-    secret::SecretKey,
 };
 use std::sync::Arc;
 use tokio::sync::OnceCell;
@@ -80,9 +79,7 @@ impl Shared {
     }
 
     fn sealer(&self) -> Result<Sealer, String> {
-        SecretKey::load(&self.services.config)
-            .map(|k| Sealer::credentials(&k))
-            .map_err(|e| e.to_string())
+        Sealer::from_config(&self.services.config).map_err(|e| e.to_string())
     }
 
     fn http(&self) -> Result<HttpClient, String> {

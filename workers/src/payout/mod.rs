@@ -28,7 +28,6 @@ use fleet_shared::{
     ledger::Ledger,
     payout::{Payouts, bank},
     seal::Sealer,
-    secret::SecretKey,
 };
 use std::sync::Arc;
 
@@ -58,9 +57,7 @@ impl PayoutServices {
 
     /// The sealer of stored payout destinations.
     pub fn sealer(&self) -> Result<Sealer, String> {
-        SecretKey::load(&self.config)
-            .map(|k| Sealer::credentials(&k))
-            .map_err(|e| e.to_string())
+        Sealer::from_config(&self.config).map_err(|e| e.to_string())
     }
 
     /// The platform's account as SEPA debtor, from configuration.
