@@ -259,11 +259,12 @@ async fn flow(backend: Backend) {
     assert_eq!(shop.products().len(), 10);
     assert_eq!(shop.creates(), 10);
     // 11 productSets and 3 shop queries cost 116 points: 56 more than the bucket holds, which
-    // refills at 30/s. Fleet waited for them instead of being refused.
-    assert_eq!(
-        shop.throttled(),
-        0,
-        "paced by the shop's bucket, never THROTTLED"
+    // refills at 30/s. Fleet waited for them; a level Shopify reported while another chunk's
+    // call was on its way may cost a THROTTLED answer now and then, which is waited out.
+    assert!(
+        shop.throttled() <= 3,
+        "paced by the shop's bucket: {} THROTTLED",
+        shop.throttled()
     );
     assert!(elapsed >= Duration::from_millis(1_500), "{elapsed:?}");
     let (status, _) = p
