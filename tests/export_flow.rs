@@ -326,6 +326,28 @@ async fn flow(backend: Backend) {
     assert_eq!(done["totals"]["skipped"], 11, "{done}");
     assert_eq!(shop.creates(), 11);
     assert_eq!(shop.updates(), 0);
+    // The seller's runs, newest first, each with its own totals.
+    let (status, page) = p.call("GET", "/v1/exports?limit=1", &seller, None).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["items"][0]["id"], again.as_str());
+    assert_eq!(page["items"][0]["totals"]["skipped"], 11, "{page}");
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let (_, page) = p
+        .call(
+            "GET",
+            &format!("/v1/exports?limit=1&cursor={cursor}"),
+            &seller,
+            None,
+        )
+        .await;
+    assert_eq!(page["items"][0]["id"], run.as_str());
+    assert_eq!(page["items"][0]["totals"]["succeeded"], 11, "{page}");
+    let (_, page) = p.call("GET", "/v1/exports", &other, None).await;
+    assert_eq!(
+        page["items"],
+        json!([]),
+        "another seller lists none of them"
+    );
 
     // A crash after Shopify stored a product but before Fleet recorded it: the
     // redone chunk finds the product by its handle and updates it.
@@ -471,6 +493,15 @@ async fn flow(backend: Backend) {
     assert!(
         rows.iter()
             .any(|r| &r[9] == "SKU-05" && r[13].starts_with("http"))
+    );
+    let csv_handle = rows
+        .iter()
+        .find(|r| &r[9] == "SKU-05")
+        .map(|r| r[0].to_owned());
+    assert_eq!(
+        csv_handle.as_deref(),
+        with_photo["handle"].as_str(),
+        "the CSV names the product by the handle push uses"
     );
     let generic = start(
         &p,

@@ -259,17 +259,10 @@ pub async fn test_connection(
             );
             let answer = client.shop().await;
             if let Some(tokens) = client.take_refreshed() {
-                let mut secrets = fields.secrets.clone();
-                secrets.insert("access_token".to_owned(), tokens.access_token.into());
-                secrets.insert("refresh_token".to_owned(), tokens.refresh_token.into());
-                connection::store_secrets(
-                    &state.db,
-                    &sealer(&state)?,
-                    &seller,
-                    marketplace,
-                    &secrets,
-                )
-                .await?;
+                let mut fields = fields.clone();
+                tokens
+                    .store(&state.db, &sealer(&state)?, &seller, &mut fields)
+                    .await?;
             }
             match answer {
                 Ok(shop) => ("ok", format!("connected to the Etsy shop {shop}")),

@@ -440,24 +440,44 @@ impl Db {
             .bind(limit)
             .fetch_all(pool)
             .await)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let totals = self.run_totals(&row.id).await?;
-            out.push(row.into_record(totals)?);
-        }
-        Ok(out)
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        let mut totals = self.runs_totals(&ids).await?;
+        rows.into_iter()
+            .map(|row| {
+                let t = totals.remove(&row.id).unwrap_or_default();
+                row.into_record(t)
+            })
+            .collect()
     }
 
     /// Item counts of run `id` by status.
     pub async fn run_totals(&self, id: &str) -> Result<RunTotals, DbError> {
-        let rows: Vec<(String, i64)> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT status, COUNT(*) FROM export_items WHERE run_id = $1 GROUP BY status",
-        )
-        .bind(id)
-        .fetch_all(pool)
-        .await)?;
-        let mut totals = RunTotals::default();
-        for (status, n) in rows {
+        Ok(self
+            .runs_totals(&[id])
+            .await?
+            .remove(id)
+            .unwrap_or_default())
+    }
+
+    /// Item counts by status of each of the runs `ids` (one query for a page of runs).
+    async fn runs_totals(&self, ids: &[&str]) -> Result<HashMap<String, RunTotals>, DbError> {
+        let mut out: HashMap<String, RunTotals> = HashMap::with_capacity(ids.len());
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let rows: Vec<(String, String, i64)> = on_pool!(self, pool => {
+            let mut q = sqlx::QueryBuilder::new(
+                "SELECT run_id, status, COUNT(*) FROM export_items WHERE run_id IN (",
+            );
+            let mut list = q.separated(", ");
+            for id in ids {
+                list.push_bind(*id);
+            }
+            q.push(") GROUP BY run_id, status");
+            q.build_query_as().fetch_all(pool).await
+        })?;
+        for (run, status, n) in rows {
+            let totals = out.entry(run).or_default();
             totals.total += n;
             match ItemStatus::parse(&status) {
                 Some(ItemStatus::Pending) => totals.pending += n,
@@ -467,7 +487,7 @@ impl Db {
                 None => {}
             }
         }
-        Ok(totals)
+        Ok(out)
     }
 
     /// Adds `(listing_id, sku, chunk)` items to run `id` as pending; items already there stay as they are.

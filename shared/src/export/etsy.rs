@@ -45,6 +45,29 @@ pub struct RefreshedTokens {
     pub refresh_token: String,
 }
 
+impl RefreshedTokens {
+    /// Puts the pair into `fields` and seals it into `seller_id`'s Etsy connection.
+    pub async fn store(
+        self,
+        db: &crate::Db,
+        sealer: &crate::seal::Sealer,
+        seller_id: &str,
+        fields: &mut ConnectionFields,
+    ) -> Result<(), crate::DbError> {
+        let secrets = &mut fields.secrets;
+        secrets.insert("access_token".to_owned(), json!(self.access_token));
+        secrets.insert("refresh_token".to_owned(), json!(self.refresh_token));
+        crate::export::connection::store_secrets(
+            db,
+            sealer,
+            seller_id,
+            fleet_jobs::export::Marketplace::Etsy,
+            secrets,
+        )
+        .await
+    }
+}
+
 /// One seller's Etsy shop.
 pub struct EtsyClient {
     http: HttpClient,

@@ -100,7 +100,7 @@ fn amazon_condition(c: Condition) -> &'static str {
 /// of a `putListingsItem` without `sku` and `operationType`.
 pub(super) fn listing_message(l: &ExportListing, marketplace_id: &str) -> Result<Value, String> {
     let r = &l.record;
-    let (price, currency) = super::file::price(l)?;
+    let (price, currency) = l.price()?;
     let amount: serde_json::Number = price.parse().map_err(|_| format!("price {price}"))?;
     let m = marketplace_id;
     let mut attributes = json!({

@@ -7,7 +7,7 @@ use super::{
     Shared,
     amazon::AmazonSink,
     etsy::EtsySink,
-    listing::{ExportListing, ItemError},
+    listing::{ExportListing, ItemError, run_listings},
     shopify::ShopifySink,
 };
 use crate::runtime::{JobContext, JobError, JobHandler};
@@ -22,7 +22,7 @@ use fleet_shared::{
         shopify::ShopifyClient,
     },
 };
-use std::{collections::HashSet, future::Future};
+use std::future::Future;
 
 /// What a marketplace answered for one listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,22 +155,7 @@ impl ChunkHandler {
     ) -> Result<(), JobError> {
         let services = &self.shared.services;
         let db = &services.db;
-        let listings = db
-            .listings_by_ids(&run.seller_id, &ids)
-            .await
-            .map_err(JobError::retry)?;
-        let found: HashSet<&str> = listings.iter().map(|l| l.id.as_str()).collect();
-        for id in ids.iter().filter(|id| !found.contains(id.as_str())) {
-            db.settle_item(
-                &run.id,
-                id,
-                ItemStatus::Failed,
-                Some(super::file::DELETED),
-                None,
-            )
-            .await
-            .map_err(JobError::retry)?;
-        }
+        let listings = run_listings(db, run, &ids).await?;
         let remotes = db
             .remote_listings(&run.seller_id, run.marketplace, &ids)
             .await

@@ -17,7 +17,6 @@ use fleet_shared::{
         connection::{self, ConnectionFields},
         etsy::{self, EtsyClient, EtsyError},
     },
-    ledger::Currency,
     seal::Sealer,
 };
 use serde_json::{Map, Value, json};
@@ -111,18 +110,15 @@ impl EtsySink {
         let Some(tokens) = self.client.take_refreshed() else {
             return Ok(());
         };
-        let secrets = &mut self.fields.secrets;
-        secrets.insert("access_token".to_owned(), json!(tokens.access_token));
-        secrets.insert("refresh_token".to_owned(), json!(tokens.refresh_token));
-        connection::store_secrets(
-            &self.services.db,
-            &self.sealer,
-            &self.seller_id,
-            Marketplace::Etsy,
-            secrets,
-        )
-        .await
-        .map_err(|e| PushError::Transient(e.to_string()))
+        tokens
+            .store(
+                &self.services.db,
+                &self.sealer,
+                &self.seller_id,
+                &mut self.fields,
+            )
+            .await
+            .map_err(|e| PushError::Transient(e.to_string()))
     }
 
     /// The listing's form fields for createDraftListing, or why Etsy could not take it.
@@ -136,12 +132,7 @@ impl EtsySink {
         if r.quantity < 1 {
             return Err("Etsy needs a quantity of at least 1".to_owned());
         }
-        let (Some(minor), Some(code)) = (r.price_minor, r.currency.as_deref()) else {
-            return Err("no price: set price and currency before exporting".to_owned());
-        };
-        let price = Currency::new(code)
-            .map_err(|e| e.to_string())?
-            .decimal(minor);
+        let (price, _) = listing.price()?;
         let attribute = |name: &str| {
             r.attributes.get(name).and_then(|v| match v {
                 Value::String(s) => Some(s.clone()),

@@ -5,7 +5,7 @@
 
 use super::{
     Shared,
-    listing::{ExportListing, ItemError},
+    listing::{ExportListing, ItemError, run_listings},
 };
 use crate::runtime::{JobContext, JobError, JobHandler};
 use fleet_jobs::export::{Marketplace, WriteExportFile};
@@ -13,7 +13,6 @@ use fleet_shared::{
     blob::BlobKey,
     db::exports::RunRecord,
     export::{FileFormat, ItemStatus},
-    ledger::Currency,
 };
 use serde_json::{Value, json};
 use std::{
@@ -22,9 +21,6 @@ use std::{
     io::{BufWriter, Write},
     path::{Path, PathBuf},
 };
-
-/// Why an item whose listing is gone failed.
-pub const DELETED: &str = "the listing was deleted before it was exported";
 
 /// Items read per query.
 const PAGE: i64 = 500;
@@ -182,21 +178,10 @@ impl Output {
     }
 }
 
-/// The price as a decimal of its currency, or why there is none.
-pub(super) fn price(l: &ExportListing) -> Result<(String, String), String> {
-    match (l.record.price_minor, l.record.currency.as_deref()) {
-        (Some(minor), Some(code)) => {
-            let currency = Currency::new(code).map_err(|e| e.to_string())?;
-            Ok((currency.decimal(minor), code.to_owned()))
-        }
-        _ => Err("no price: set price and currency before exporting".to_owned()),
-    }
-}
-
 fn generic_row(l: &ExportListing) -> Vec<String> {
     let r = &l.record;
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-    let (price, currency) = price(l).unwrap_or_default();
+    let (price, currency) = l.price().unwrap_or_default();
     vec![
         r.id.clone(),
         r.sku.clone(),
@@ -219,8 +204,8 @@ fn generic_row(l: &ExportListing) -> Vec<String> {
 /// Shopify CSV rows: the product on the first, each further photo on its own row.
 fn shopify_rows(l: &ExportListing, category_path: &str) -> Result<Vec<Vec<String>>, String> {
     let r = &l.record;
-    let (price, _) = price(l)?;
-    let handle = format!("{}-{}", slug(&r.sku), &r.id[r.id.len().saturating_sub(8)..]);
+    let (price, _) = l.price()?;
+    let handle = super::shopify::handle(r);
     let mut first = vec![
         handle.clone(),
         r.title.clone(),
@@ -253,18 +238,6 @@ fn shopify_rows(l: &ExportListing, category_path: &str) -> Result<Vec<Vec<String
         rows.push(row);
     }
     Ok(rows)
-}
-
-fn slug(text: &str) -> String {
-    let mut out = String::new();
-    for c in text.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            out.push(c);
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    out.trim_matches('-').chars().take(60).collect()
 }
 
 impl FileHandler {
@@ -306,17 +279,7 @@ impl FileHandler {
             let Some(last) = items.last() else { break };
             after = Some(last.listing_id.clone());
             let ids: Vec<String> = items.iter().map(|i| i.listing_id.clone()).collect();
-            let listings = db
-                .listings_by_ids(&run.seller_id, &ids)
-                .await
-                .map_err(JobError::retry)?;
-            let found: std::collections::HashSet<&str> =
-                listings.iter().map(|l| l.id.as_str()).collect();
-            for id in ids.iter().filter(|id| !found.contains(id.as_str())) {
-                db.settle_item(&run.id, id, ItemStatus::Failed, Some(DELETED), None)
-                    .await
-                    .map_err(JobError::retry)?;
-            }
+            let listings = run_listings(db, run, &ids).await?;
             for record in listings {
                 let id = record.id.clone();
                 let written = match ExportListing::resolve(services, record).await {

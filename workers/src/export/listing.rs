@@ -1,14 +1,17 @@
 //! A listing as exported: its record, the download URLs of its photos, and a
 //! hash of everything a marketplace is sent, so an unchanged listing is skipped.
 
-use crate::Services;
+use crate::{Services, runtime::JobError};
 use fleet_shared::{
+    Db,
     blob::BlobKey,
-    db::{listings::ListingRecord, media::MediaStatus},
+    db::{exports::RunRecord, listings::ListingRecord, media::MediaStatus},
+    export::ItemStatus,
+    ledger::Currency,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 
 /// Bumped whenever what is sent for the same listing changes.
 const RECIPE: &str = "export-v1";
@@ -72,6 +75,17 @@ impl ExportListing {
         })
     }
 
+    /// The price as a decimal of its currency (`12.50`) and the currency, or why there is none.
+    pub fn price(&self) -> Result<(String, String), String> {
+        match (self.record.price_minor, self.record.currency.as_deref()) {
+            (Some(minor), Some(code)) => {
+                let currency = Currency::new(code).map_err(|e| e.to_string())?;
+                Ok((currency.decimal(minor), code.to_owned()))
+            }
+            _ => Err("no price: set price and currency before exporting".to_owned()),
+        }
+    }
+
     /// Hash of every exported field and photo id: equal hashes send the same product.
     pub fn content_hash(&self) -> String {
         let r = &self.record;
@@ -94,6 +108,29 @@ impl ExportListing {
         ]);
         hex::encode(Sha256::digest(fields.to_string().as_bytes()))
     }
+}
+
+/// Why an item whose listing is gone failed.
+const DELETED: &str = "the listing was deleted before it was exported";
+
+/// The listings of `run` among `ids`, in id order; the items whose listing was
+/// deleted since the run was planned are failed here.
+pub async fn run_listings(
+    db: &Db,
+    run: &RunRecord,
+    ids: &[String],
+) -> Result<Vec<ListingRecord>, JobError> {
+    let listings = db
+        .listings_by_ids(&run.seller_id, ids)
+        .await
+        .map_err(JobError::retry)?;
+    let found: HashSet<&str> = listings.iter().map(|l| l.id.as_str()).collect();
+    for id in ids.iter().filter(|id| !found.contains(id.as_str())) {
+        db.settle_item(&run.id, id, ItemStatus::Failed, Some(DELETED), None)
+            .await
+            .map_err(JobError::retry)?;
+    }
+    Ok(listings)
 }
 
 /// Why one listing could not be exported.

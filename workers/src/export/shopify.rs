@@ -8,8 +8,8 @@ use super::{
 };
 use fleet_shared::{
     db::exports::RemoteRecord,
+    db::listings::ListingRecord,
     export::shopify::{ProductSetOutcome, ShopInfo, ShopifyClient, ShopifyError},
-    ledger::Currency,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -47,27 +47,6 @@ impl ShopifySink {
         Ok(ShopifySink { client, shop })
     }
 
-    /// The handle of a listing never exported: its SKU made URL-safe, plus a
-    /// short hash of the listing id (two sellers' SKUs never collide).
-    fn new_handle(listing: &ExportListing) -> String {
-        let r = &listing.record;
-        let mut slug = String::new();
-        for c in r.sku.chars().flat_map(char::to_lowercase) {
-            if c.is_ascii_alphanumeric() {
-                slug.push(c);
-            } else if !slug.ends_with('-') {
-                slug.push('-');
-            }
-        }
-        let slug: String = slug.trim_matches('-').chars().take(60).collect();
-        let tag = &hex::encode(Sha256::digest(r.id.as_bytes()))[..8];
-        if slug.is_empty() {
-            format!("item-{tag}")
-        } else {
-            format!("{slug}-{tag}")
-        }
-    }
-
     /// The `ProductSetInput` for `listing`, or why Shopify could not take it.
     pub fn input(&self, listing: &ExportListing, handle: &str) -> Result<Value, String> {
         let r = &listing.record;
@@ -76,16 +55,13 @@ impl ShopifySink {
                 "the title is longer than Shopify's {MAX_TITLE} characters: shorten it"
             ));
         }
-        let (Some(price), Some(currency)) = (r.price_minor, r.currency.as_deref()) else {
-            return Err("no price: set price and currency before exporting".to_owned());
-        };
+        let (price, currency) = listing.price()?;
         if currency != self.shop.currency {
             return Err(format!(
                 "priced in {currency}, but the shop sells in {}: set the price in {}",
                 self.shop.currency, self.shop.currency
             ));
         }
-        let currency = Currency::new(currency).map_err(|e| e.to_string())?;
         let mut options: Vec<(&str, &str)> = Vec::new();
         if let Some(size) = &r.size {
             options.push(("Size", size));
@@ -114,7 +90,7 @@ impl ShopifySink {
                     "optionName": name, "name": value,
                 })).collect::<Vec<_>>(),
                 "sku": r.sku,
-                "price": currency.decimal(price),
+                "price": price,
                 "inventoryQuantities": [{
                     "locationId": self.shop.location_id,
                     "name": "available",
@@ -144,7 +120,7 @@ impl Sink for ShopifySink {
     ) -> Result<Pushed, PushError> {
         let handle = known
             .and_then(|k| k.handle.clone())
-            .unwrap_or_else(|| Self::new_handle(listing));
+            .unwrap_or_else(|| handle(&listing.record));
         let input = self.input(listing, &handle).map_err(PushError::Item)?;
         if dry_run {
             return Ok(Pushed {
@@ -161,6 +137,27 @@ impl Sink for ShopifySink {
                 Err(PushError::Item(format!("Shopify refused it: {reason}")))
             }
         }
+    }
+}
+
+/// The handle of a listing never exported: its SKU made URL-safe, plus a short
+/// hash of the listing id (two sellers' SKUs never collide). Push and the
+/// product CSV use the same one, so an imported product is updated by a push.
+pub(super) fn handle(r: &ListingRecord) -> String {
+    let mut slug = String::new();
+    for c in r.sku.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let slug: String = slug.trim_matches('-').chars().take(60).collect();
+    let tag = &hex::encode(Sha256::digest(r.id.as_bytes()))[..8];
+    if slug.is_empty() {
+        format!("item-{tag}")
+    } else {
+        format!("{slug}-{tag}")
     }
 }
 
