@@ -2,7 +2,7 @@
 
 use crate::routes::{
     blobs, categorize, connections, dashboard, events, exports, health, inbox, jobs, listings,
-    media, metrics, ops, orders, payouts, sellers, stripe, taxonomy, users,
+    media, metrics, ops, orders, payouts, sellers, stripe, taxonomy, users, webhooks,
 };
 use axum::Json;
 use utoipa::{
@@ -31,9 +31,11 @@ use utoipa::{
         payouts::list_batches, payouts::get_batch, payouts::confirm_batch,
         payouts::start_reconciliation, payouts::get_reconciliation, stripe::stripe_webhook,
         taxonomy::list_categories,
-        users::upsert_users, users::add_push_subscription, users::get_preferences, users::put_preferences,
+        users::upsert_users, users::add_push_subscription, users::vapid_public_key, users::get_preferences, users::put_preferences,
         users::upsert_follows, users::upsert_likes, events::post_event, events::get_event,
         inbox::list, inbox::unread, inbox::read_one, inbox::read_all,
+        webhooks::create_endpoint, webhooks::list_endpoints, webhooks::get_endpoint, webhooks::update_endpoint,
+        webhooks::delete_endpoint, webhooks::list_attempts,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -44,7 +46,7 @@ use utoipa::{
         (name = "sellers", description = "Seller balances and ledger"),
         (name = "payouts", description = "Seller payouts, payout runs, SEPA batches, Stripe webhooks and reconciliation"),
         (name = "taxonomy", description = "The product taxonomy (Shopify Standard Product Taxonomy), for category pickers"),
-        (name = "notifications", description = "Users, follows, likes, preferences, events and the in-app inbox"),
+        (name = "notifications", description = "Users, follows, likes, preferences, push subscriptions, events, the in-app inbox and webhook endpoints"),
         (name = "ops", description = "Queues, dead jobs and metrics, for operators"),
         (name = "media", description = "Direct uploads of photos, processed into variants"),
         (name = "blobs", description = "Signed upload and download URLs of the local blob store"),

@@ -17,6 +17,8 @@ pub mod secret;
 pub mod signal;
 pub mod taxonomy;
 pub mod telemetry;
+pub mod time;
+pub mod vapid;
 
 pub use config::Config;
 pub use db::{Db, DbError};

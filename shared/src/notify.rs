@@ -6,6 +6,9 @@
 use serde::{Deserialize, Serialize};
 use std::{fmt, str::FromStr};
 
+/// Prefix of webhook signing secrets (Standard Webhooks): `whsec_` and the key in base64.
+pub const WEBHOOK_SECRET_PREFIX: &str = "whsec_";
+
 /// A kind of event the marketplace backend posts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -8,10 +8,12 @@ pub mod etsy;
 pub mod fake_server;
 pub mod openai;
 pub mod platform;
+pub mod push;
 pub mod s3;
 pub mod shopify;
 pub mod smtp;
 pub mod stripe;
+pub mod webhook;
 
 pub use smtp::SmtpSink;
 

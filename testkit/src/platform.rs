@@ -174,4 +174,20 @@ impl Platform {
         let text = resp.text().await.unwrap_or_default();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
+
+    /// Posts a notification event (expecting 202); returns its id.
+    pub async fn post_event(&self, key: &str, event: Value) -> String {
+        let (status, accepted) = self.call("POST", "/v1/events", key, Some(event)).await;
+        assert_eq!(status, 202, "{accepted}");
+        accepted["id"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// `GET /v1/events/{id}`: the event with its delivery counts.
+    pub async fn event_view(&self, key: &str, id: &str) -> Value {
+        let (status, view) = self
+            .call("GET", &format!("/v1/events/{id}"), key, None)
+            .await;
+        assert_eq!(status, 200, "{view}");
+        view
+    }
 }

@@ -95,22 +95,7 @@ pub async fn list(
     Query(page): Query<PageQuery>,
 ) -> ApiResult<Json<InboxPage>> {
     authorize_user(&principal, &id)?;
-    let limit = page.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::BadRequest(
-            "limit must be between 1 and 500".to_owned(),
-        ));
-    }
-    let before = page
-        .cursor
-        .as_deref()
-        .map(|c| {
-            c.parse::<i64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| ApiError::BadRequest(format!("invalid cursor `{c}`")))
-        })
-        .transpose()?;
+    let (limit, before) = page.limit_and_before()?;
     let rows = state.db.inbox(&id, before, limit + 1, false).await?;
     let more = rows.len() as i64 > limit;
     let items: Vec<InboxItemView> = rows

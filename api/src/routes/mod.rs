@@ -19,6 +19,7 @@ pub mod sellers;
 pub mod stripe;
 pub mod taxonomy;
 pub mod users;
+pub mod webhooks;
 
 use crate::state::AppState;
 use axum::Router;
@@ -40,6 +41,7 @@ pub fn v1() -> Router<AppState> {
         .merge(sellers::router())
         .merge(taxonomy::router())
         .merge(users::router())
+        .merge(webhooks::router())
 }
 
 /// Routes that need no bearer credential: health, metrics, and signed blob URLs.
@@ -52,8 +54,4 @@ pub fn public() -> Router<AppState> {
         .merge(dashboard::router())
 }
 
-/// Renders a millisecond timestamp as RFC 3339.
-pub(crate) fn rfc3339(ms: i64) -> String {
-    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
-    humantime::format_rfc3339_millis(time).to_string()
-}
+pub(crate) use fleet_shared::time::rfc3339;

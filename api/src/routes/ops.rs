@@ -46,6 +46,29 @@ pub struct PageQuery {
     pub cursor: Option<String>,
 }
 
+impl PageQuery {
+    /// The page size and, for pages keyed by a descending row id, the id to read below.
+    pub fn limit_and_before(&self) -> ApiResult<(i64, Option<i64>)> {
+        let limit = self.limit.unwrap_or(50);
+        if !(1..=500).contains(&limit) {
+            return Err(ApiError::BadRequest(
+                "limit must be between 1 and 500".to_owned(),
+            ));
+        }
+        let before = self
+            .cursor
+            .as_deref()
+            .map(|c| {
+                c.parse::<i64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| ApiError::BadRequest(format!("invalid cursor `{c}`")))
+            })
+            .transpose()?;
+        Ok((limit, before))
+    }
+}
+
 /// How many jobs an operation touched.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Affected {

@@ -20,6 +20,7 @@ use fleet_shared::{
         notify::{Edge, NotifyUser, Preference, PushSubscription},
     },
     notify::{Category, Channel},
+    vapid::VapidKey,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -37,6 +38,7 @@ pub fn router() -> Router<AppState> {
             "/v1/users/{id}/preferences",
             get(get_preferences).put(put_preferences),
         )
+        .route("/v1/push/vapid-public-key", get(vapid_public_key))
         .route("/v1/follows", post(upsert_follows))
         .route("/v1/likes", post(upsert_likes))
 }
@@ -295,6 +297,28 @@ pub async fn add_push_subscription(
             endpoint: sub.endpoint,
         }),
     ))
+}
+
+/// The key browsers subscribe with.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VapidPublicKey {
+    /// The VAPID public key (uncompressed P-256 point, base64url): pass it as
+    /// `applicationServerKey` to `PushManager.subscribe()`.
+    pub public_key: String,
+}
+
+/// The VAPID public key push subscriptions must be made with.
+#[utoipa::path(get, path = "/v1/push/vapid-public-key", tag = "notifications",
+    responses((status = 200, body = VapidPublicKey)),
+    security(("bearer" = [])))]
+pub async fn vapid_public_key(
+    State(state): State<AppState>,
+    _principal: Principal,
+) -> ApiResult<Json<VapidPublicKey>> {
+    let key = VapidKey::from_config(&state.config).map_err(ApiError::internal)?;
+    Ok(Json(VapidPublicKey {
+        public_key: key.public_key(),
+    }))
 }
 
 /// One category on one channel.

@@ -167,6 +167,22 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             "must start with smtp:// or smtps://",
         ));
     }
+    if config.notify.vapid_private_key.is_some() {
+        crate::vapid::VapidKey::from_config(config).map_err(|_| {
+            ConfigError::invalid(
+                "notify.vapid_private_key",
+                "must be a P-256 private key, 32 bytes base64url (`npx web-push generate-vapid-keys` prints one)",
+            )
+        })?;
+    }
+    if !(config.notify.vapid_subject.starts_with("mailto:")
+        || config.notify.vapid_subject.starts_with("https://"))
+    {
+        return Err(ConfigError::invalid(
+            "notify.vapid_subject",
+            "must be a mailto: or https: URL push services can reach the operator at",
+        ));
+    }
     let export = &config.export;
     if !(1..=1_000).contains(&export.chunk_size) {
         return Err(ConfigError::invalid(
@@ -498,6 +514,17 @@ mod tests {
         assert!(err.to_string().contains("FLEET_REDIS_URL"), "{err}");
         let err = load(None, vars(&[("FLEET_KINDS__PAYOUT__MAX_ATTEMPTS", "0")])).unwrap_err();
         assert!(err.to_string().contains("kinds.payout.max_attempts"));
+        let err = load(
+            None,
+            vars(&[("FLEET_NOTIFY__VAPID_PRIVATE_KEY", "c2hvcnQ")]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("FLEET_NOTIFY__VAPID_PRIVATE_KEY"),
+            "{err}"
+        );
+        let err = load(None, vars(&[("FLEET_NOTIFY__VAPID_SUBJECT", "ops@x")])).unwrap_err();
+        assert!(err.to_string().contains("notify.vapid_subject"), "{err}");
     }
 
     #[test]

@@ -235,6 +235,7 @@ impl Config {
         mask(&mut shown.payout.stripe_webhook_secret);
         mask(&mut shown.categorize.openai.api_key);
         mask(&mut shown.notify.smtp_password);
+        mask(&mut shown.notify.vapid_private_key);
         shown.notify.smtp_url = self.notify.smtp_url.as_deref().map(mask_url_password);
         shown.database_url = Some(mask_url_password(&self.database_url()));
         shown.redis_url = self.redis_url.as_deref().map(mask_url_password);

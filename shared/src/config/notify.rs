@@ -1,5 +1,5 @@
 //! Settings of notifications: fan-out chunking, caps, templates' fallback
-//! language, SMTP, and webhook retries.
+//! language, SMTP, Web Push (VAPID) and webhook retries.
 
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +26,14 @@ pub struct NotifySettings {
     pub email_from: String,
     /// Base URL of the unsubscribe page; the List-Unsubscribe header adds `?user=…&category=…`.
     pub unsubscribe_url: String,
+    /// The VAPID private key (RFC 8292): a P-256 scalar, 32 bytes base64url, as
+    /// `npx web-push generate-vapid-keys` prints it. When unset it is derived
+    /// from `secret_key`; set it to keep subscriptions valid across a secret rotation.
+    pub vapid_private_key: Option<String>,
+    /// The VAPID `sub` claim: how the push service reaches the operator (`mailto:` or `https:`).
+    pub vapid_subject: String,
+    /// How long a push service keeps an undelivered message (the `TTL` header), in seconds.
+    pub push_ttl_secs: u64,
     /// Seconds before each webhook retry (attempt 2, 3, …); after the last, the delivery fails.
     pub webhook_retry_secs: Vec<u64>,
     /// An endpoint whose deliveries all failed for this long is disabled.
@@ -46,6 +54,9 @@ impl Default for NotifySettings {
             smtp_password: None,
             email_from: "Fleet <notifications@localhost>".to_owned(),
             unsubscribe_url: "http://localhost/unsubscribe".to_owned(),
+            vapid_private_key: None,
+            vapid_subject: "mailto:notifications@localhost".to_owned(),
+            push_ttl_secs: 24 * 3_600,
             webhook_retry_secs: vec![5, 300, 1_800, 7_200, 18_000, 36_000],
             webhook_disable_after_secs: 5 * 24 * 3_600,
             webhook_timeout_secs: 15,

@@ -294,6 +294,41 @@ impl Db {
         Ok(())
     }
 
+    /// Which of `user_id`'s subscriptions the push service already accepted `event_id` for.
+    pub async fn pushed_subscriptions(
+        &self,
+        event_id: &str,
+        user_id: &str,
+    ) -> Result<std::collections::HashSet<String>, DbError> {
+        let rows: Vec<(String,)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT subscription_id FROM notify_push_sends WHERE event_id = $1 AND subscription_id IN \
+             (SELECT id FROM notify_push_subscriptions WHERE user_id = $2)",
+        )
+        .bind(event_id)
+        .bind(user_id)
+        .fetch_all(pool)
+        .await)?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    /// Records that the push service accepted `event_id` for a subscription.
+    pub async fn record_push_send(
+        &self,
+        event_id: &str,
+        subscription_id: &str,
+    ) -> Result<(), DbError> {
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO notify_push_sends (event_id, subscription_id, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(event_id)
+        .bind(subscription_id)
+        .bind(now_ms())
+        .execute(pool)
+        .await.map(|_| ()))?;
+        Ok(())
+    }
+
     /// Which of `user_ids` have at least one push subscription.
     pub async fn users_with_push(
         &self,
@@ -470,6 +505,45 @@ impl Db {
         .fetch_optional(pool)
         .await)?;
         row.map(endpoint_from).transpose()
+    }
+
+    /// Writes an endpoint's url, description, event types and status; enabling
+    /// it clears the disabled reason and the failure run.
+    pub async fn update_webhook_endpoint(&self, e: &WebhookEndpoint) -> Result<(), DbError> {
+        let types = serde_json::to_string(&e.event_types).unwrap_or_else(|_| "[]".to_owned());
+        on_pool!(self, pool => sqlx::query(
+            "UPDATE notify_webhook_endpoints SET url = $2, description = $3, event_types = $4, status = $5, \
+             disabled_reason = CASE WHEN $5 = 'enabled' THEN NULL ELSE disabled_reason END, \
+             failing_since = CASE WHEN $5 = 'enabled' THEN NULL ELSE failing_since END, updated_at = $6 \
+             WHERE id = $1",
+        )
+        .bind(&e.id)
+        .bind(&e.url)
+        .bind(&e.description)
+        .bind(&types)
+        .bind(&e.status)
+        .bind(now_ms())
+        .execute(pool)
+        .await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Deletes an endpoint and its delivery log; false when it did not exist.
+    pub async fn delete_webhook_endpoint(&self, id: &str) -> Result<bool, DbError> {
+        let deleted = on_pool!(self, pool => async {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM notify_webhook_log WHERE endpoint_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            let done = sqlx::query("DELETE FROM notify_webhook_endpoints WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(done.rows_affected())
+        }.await)?;
+        Ok(deleted > 0)
     }
 
     /// Records a webhook attempt's result on its endpoint: success clears the

@@ -3,7 +3,10 @@
 //! delivery already `sent` is never sent again; 5xx answers fail it for good,
 //! anything else (connection refused, 4xx) is retried.
 
-use super::templates::{TemplateError, Templates};
+use super::{
+    event::LoadedEvent,
+    templates::{TemplateError, Templates},
+};
 use crate::runtime::{JobContext, JobError, JobHandler};
 use fleet_jobs::notify::DeliverEmail;
 use fleet_shared::{
@@ -350,15 +353,7 @@ impl JobHandler for EmailHandler {
             Ok(t) => t,
             Err(err) => return self.fail(&job, &err.to_string()).await,
         };
-        let Some(event) = self
-            .db
-            .notify_event(&job.event_id)
-            .await
-            .map_err(JobError::retry)?
-        else {
-            return Err(JobError::Permanent(format!("no event `{}`", job.event_id)));
-        };
-        let event_type: EventType = event.event_type.parse().map_err(JobError::permanent)?;
+        let event = LoadedEvent::load(&self.db, &job.event_id).await?;
         let users = self
             .db
             .notify_users(std::slice::from_ref(&job.user_id))
@@ -379,15 +374,10 @@ impl JobHandler for EmailHandler {
             return Ok(());
         };
         let locale = user.map_or(self.settings.default_locale.as_str(), |u| u.locale.as_str());
-        let mut data: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
-        if let (Value::Object(map), Some(actor)) = (&mut data, &event.actor) {
-            map.entry("actor")
-                .or_insert_with(|| Value::String(actor.clone()));
-        }
         let content = EmailContent {
-            event_id: &event.id,
-            event_type,
-            data: &data,
+            event_id: &event.row.id,
+            event_type: event.event_type,
+            data: &event.data,
             user_id: &job.user_id,
             to,
             locale,

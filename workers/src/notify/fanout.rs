@@ -2,15 +2,17 @@
 //! id). A full chunk first enqueues the next one, so several workers share a
 //! big event. Per recipient it applies preferences, the daily cap for
 //! promotional types and quiet hours, writes inbox rows in bulk and records a
-//! delivery state per channel, enqueueing one email job per recipient
-//! (in bulk, due at the end of quiet hours) when SMTP is set. Every write is keyed by (event, recipient):
-//! redoing a chunk after a crash writes nothing twice.
+//! delivery state per channel, enqueueing one email and one push job per
+//! recipient (in bulk, due at the end of quiet hours) when the channel is set
+//! up. The first chunk also queues the event for each webhook endpoint that
+//! wants it. Every write is keyed by (event, recipient): redoing a chunk
+//! after a crash writes nothing twice.
 
-use super::{quiet, templates::Templates};
+use super::{event::LoadedEvent, quiet, templates::Templates};
 use crate::runtime::{JobContext, JobError, JobHandler};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use fleet_jobs::notify::{DeliverEmail, FanoutChunk};
+use fleet_jobs::notify::{DeliverEmail, DeliverPush, DeliverWebhook, FanoutChunk};
 use fleet_shared::{
     Db, Queues,
     config::NotifySettings,
@@ -22,7 +24,6 @@ use fleet_shared::{
     notify::{Channel, DeliveryState, EventType},
 };
 use serde::Deserialize;
-use serde_json::Value;
 use std::{collections::HashMap, sync::Arc};
 
 /// The audience as stored with the event.
@@ -125,16 +126,19 @@ pub struct FanoutHandler {
     templates: Arc<Templates>,
     settings: NotifySettings,
     max_attempts: i32,
+    push_on: bool,
 }
 
 impl FanoutHandler {
-    /// A handler writing to `db` and enqueueing follow-up chunks on `queues`.
+    /// A handler writing to `db` and enqueueing follow-up chunks and
+    /// deliveries on `queues`; `push_on` when a VAPID key is usable.
     pub fn new(
         db: Db,
         queues: Queues,
         templates: Arc<Templates>,
         settings: NotifySettings,
         max_attempts: i32,
+        push_on: bool,
     ) -> Self {
         FanoutHandler {
             db,
@@ -142,7 +146,44 @@ impl FanoutHandler {
             templates,
             settings,
             max_attempts,
+            push_on,
         }
+    }
+
+    /// Queues the event for every enabled webhook endpoint that wants its type
+    /// (once per event: from its first chunk).
+    async fn webhooks(&self, event: &LoadedEvent, priority: bool) -> Result<(), JobError> {
+        let endpoints = self.db.webhook_endpoints().await.map_err(JobError::retry)?;
+        let mut deliveries = Vec::new();
+        let mut jobs = Vec::new();
+        for endpoint in endpoints
+            .iter()
+            .filter(|e| e.wants(event.event_type.as_str()))
+        {
+            deliveries.push(NewDelivery {
+                event_id: event.row.id.clone(),
+                channel: Channel::Webhook,
+                recipient: endpoint.id.clone(),
+                state: DeliveryState::Queued,
+                reason: None,
+            });
+            let send = DeliverWebhook {
+                event_id: event.row.id.clone(),
+                endpoint_id: endpoint.id.clone(),
+                attempt: 1,
+                priority,
+            };
+            jobs.push(NewJob::of(&send, self.max_attempts).map_err(JobError::permanent)?);
+        }
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        self.db
+            .insert_deliveries(&deliveries)
+            .await
+            .map_err(JobError::retry)?;
+        self.queues.enqueue(jobs).await.map_err(JobError::retry)?;
+        Ok(())
     }
 
     async fn page(
@@ -178,13 +219,15 @@ impl JobHandler for FanoutHandler {
     type Job = FanoutChunk;
 
     async fn handle(&self, job: FanoutChunk, _ctx: JobContext) -> Result<(), JobError> {
-        let event = self
-            .db
-            .notify_event(&job.event_id)
-            .await
-            .map_err(JobError::retry)?
-            .ok_or_else(|| JobError::Permanent(format!("no event `{}`", job.event_id)))?;
-        let event_type: EventType = event.event_type.parse().map_err(JobError::permanent)?;
+        let loaded = LoadedEvent::load(&self.db, &job.event_id).await?;
+        if job.after.is_none() {
+            self.webhooks(&loaded, job.priority).await?;
+        }
+        let LoadedEvent {
+            row: event,
+            event_type,
+            data,
+        } = loaded;
         let audience: Audience = serde_json::from_str(&event.audience)
             .map_err(|e| JobError::Permanent(format!("corrupt audience: {e}")))?;
         let page = self.page(&audience, job.after.as_deref()).await?;
@@ -235,11 +278,6 @@ impl JobHandler for FanoutHandler {
         } else {
             HashMap::new()
         };
-        let mut data: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
-        if let (Value::Object(map), Some(actor)) = (&mut data, &event.actor) {
-            map.entry("actor")
-                .or_insert_with(|| Value::String(actor.clone()));
-        }
         let mut texts: HashMap<String, (String, String)> = HashMap::new();
         let mut inbox = Vec::new();
         let mut deliveries = Vec::new();
@@ -296,7 +334,10 @@ impl JobHandler for FanoutHandler {
             {
                 match decision {
                     Decision::Suppress(reason) => deliveries.push(suppress(channel, reason)),
-                    Decision::Deliver { run_at } if channel == Channel::Email && email_on => {
+                    Decision::Deliver { run_at }
+                        if (channel == Channel::Email && email_on)
+                            || (channel == Channel::Push && self.push_on) =>
+                    {
                         outbound = true;
                         deliveries.push(NewDelivery {
                             event_id: event.id.clone(),
@@ -305,17 +346,32 @@ impl JobHandler for FanoutHandler {
                             state: DeliveryState::Queued,
                             reason: None,
                         });
-                        let send = DeliverEmail {
-                            event_id: event.id.clone(),
-                            user_id: id.clone(),
-                            priority: job.priority,
-                        };
-                        let mut send =
-                            NewJob::of(&send, self.max_attempts).map_err(JobError::permanent)?;
+                        let (event_id, user_id, priority) =
+                            (event.id.clone(), id.clone(), job.priority);
+                        let mut send = if channel == Channel::Email {
+                            NewJob::of(
+                                &DeliverEmail {
+                                    event_id,
+                                    user_id,
+                                    priority,
+                                },
+                                self.max_attempts,
+                            )
+                        } else {
+                            NewJob::of(
+                                &DeliverPush {
+                                    event_id,
+                                    user_id,
+                                    priority,
+                                },
+                                self.max_attempts,
+                            )
+                        }
+                        .map_err(JobError::permanent)?;
                         send.run_at = *run_at;
                         jobs.push(send);
                     }
-                    // Unset senders (push is not built yet, email without smtp_url): recorded, never silently dropped.
+                    // Unset senders (email without smtp_url, push without a VAPID key): recorded, never silently dropped.
                     Decision::Deliver { .. } => {
                         outbound = true;
                         deliveries.push(suppress(channel, "channel_not_configured"));
