@@ -20,10 +20,12 @@ async fn listing(p: &Platform, key: &str, id: &str) -> Value {
 }
 
 /// The listing once the categorize worker has left suggestions newer than `since` (ms).
+/// On a machine without the category-vector cache the first job builds it
+/// (about 6 minutes of CPU in a debug build), hence the long wait.
 async fn categorized(p: &Platform, key: &str, id: &str, title: &str) -> Value {
     wait_for(
         "the listing to be categorized",
-        Duration::from_secs(300),
+        Duration::from_secs(1_200),
         || async {
             let l = listing(p, key, id).await;
             (l["title"] == title && l["category_suggestions"]["suggestions"].is_array())

@@ -21,6 +21,8 @@ async fn start(backend: Backend, smtp_url: String) -> (Platform, String) {
             c.notify.smtp_url = Some(smtp_url);
             c.notify.email_from = "Fleet <notify@fleet.test>".to_owned();
             c.notify.unsubscribe_url = "https://shop.test/unsubscribe".to_owned();
+            c.notify.digest_window_secs = 3;
+            c.notify.daily_promotional_cap = 10;
             c.kinds.notify.backoff_base_ms = 100;
             c.kinds.notify.backoff_max_ms = 400;
             c.kinds.notify.max_attempts = 50;
@@ -279,4 +281,117 @@ async fn quiet_hours_defer_on_sqlite() {
 #[tokio::test(flavor = "multi_thread")]
 async fn quiet_hours_defer_on_postgres_and_redis() {
     quiet_hours_defer(Backend::RedisPostgres).await;
+}
+
+/// Events with one digest key to one user within a window become one email
+/// at the window's end; another key makes its own digest, and an event
+/// without one is sent on its own.
+async fn digests(backend: Backend) {
+    let sink = SmtpSink::start().await;
+    let (p, key) = start(backend, sink.url()).await;
+    // Windows are 3 s, aligned to the epoch: start just after a boundary so the events share one.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    tokio::time::sleep(Duration::from_millis(3_000 - now % 3_000 + 100)).await;
+    let mut ids = Vec::new();
+    for (i, title) in ["Lamp", "Chair", "Rug"].iter().enumerate() {
+        ids.push(
+            p.post_event(
+                &key,
+                json!({"type": "new_listing", "idempotency_key": format!("digest-{i}"),
+                    "digest_key": "seller-s1", "data": {"actor_name": "Vera", "title": title},
+                    "audience": {"user_ids": ["u01"]}}),
+            )
+            .await,
+        );
+    }
+    ids.push(
+        p.post_event(
+            &key,
+            json!({"type": "price_drop", "idempotency_key": "digest-likes", "digest_key": "likes",
+                "data": {"title": "Coat", "price": "€30"}, "audience": {"user_ids": ["u01"]}}),
+        )
+        .await,
+    );
+    ids.push(
+        p.post_event(
+            &key,
+            json!({"type": "new_message", "idempotency_key": "no-digest",
+                "data": {"actor_name": "Sam", "preview": "Is it still available?"},
+                "audience": {"user_ids": ["u01"]}}),
+        )
+        .await,
+    );
+    wait_for("three emails", Duration::from_secs(30), || async {
+        (sink.messages().len() >= 3).then_some(())
+    })
+    .await;
+    for id in &ids {
+        wait_for(
+            "every email delivery sent",
+            Duration::from_secs(30),
+            || async {
+                (p.event_view(&key, id).await["deliveries"]["email"]["sent"] == 1).then_some(())
+            },
+        )
+        .await;
+    }
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 3, "{messages:?}");
+    let by_subject = |subject: &str| {
+        messages
+            .iter()
+            .find(|m| m["headers"]["subject"] == subject)
+            .unwrap_or_else(|| panic!("no email `{subject}`: {messages:?}"))
+    };
+    let text = by_subject("3 new notifications")["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lines: Vec<&str> = text.lines().take(3).collect();
+    assert_eq!(
+        lines,
+        [
+            "Vera listed a new item: Lamp",
+            "Vera listed a new item: Chair",
+            "Vera listed a new item: Rug"
+        ],
+        "{text}"
+    );
+    let likes = by_subject("1 new notification")["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(likes.contains("Coat is now €30"), "{likes}");
+    assert!(
+        by_subject("New message from Sam")["text"]
+            .as_str()
+            .unwrap()
+            .contains("Is it still available?")
+    );
+    let (status, body) = p
+        .call(
+            "POST",
+            "/v1/events",
+            &key,
+            Some(
+                json!({"type": "item_sold", "idempotency_key": "sold-digest", "digest_key": "x",
+                "data": {}, "audience": {"user_ids": ["u01"]}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.to_string().contains("digest_key"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn digests_on_sqlite() {
+    digests(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn digests_on_postgres_and_redis() {
+    digests(Backend::RedisPostgres).await;
 }

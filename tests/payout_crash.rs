@@ -19,56 +19,34 @@ use fleet_testkit::{
     Backend, RedisServer, TestDb,
     stripe::{FakeStripe, Hold},
     unique, wait_for,
+    worker::WorkerProcess,
 };
-use std::{
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::time::Duration;
 
-struct Worker(Child);
-
-impl Worker {
-    fn spawn(
-        db_url: &str,
-        redis: Option<&str>,
-        secret: &str,
-        fake: &FakeStripe,
-        dir: &std::path::Path,
-    ) -> Worker {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fleet"));
-        for (name, _) in std::env::vars().filter(|(k, _)| k.starts_with("FLEET_")) {
-            cmd.env_remove(name);
-        }
-        cmd.args(["worker", "payout"])
-            .env("FLEET_DATA_DIR", dir)
-            .env("FLEET_DATABASE_URL", db_url)
-            .env("FLEET_SECRET_KEY", secret)
-            .env("FLEET_PAYOUT__PROVIDER", "stripe")
-            .env("FLEET_PAYOUT__SCHEDULE", "")
-            .env("FLEET_PAYOUT__STRIPE_API_BASE", &fake.base)
-            .env("FLEET_PAYOUT__STRIPE_SECRET_KEY", &fake.secret_key)
-            .env("FLEET_QUEUE__LEASE_SECS", "2")
-            .env("FLEET_QUEUE__IDLE_POLL_MS", "50")
-            .env("FLEET_KINDS__PAYOUT__BACKOFF_BASE_MS", "100")
-            .env("FLEET_LOG", "warn")
-            .stdout(Stdio::null());
-        if let Some(url) = redis {
-            cmd.env("FLEET_REDIS_URL", url);
-        }
-        Worker(cmd.spawn().expect("spawn fleet worker payout"))
+/// `fleet worker payout` paying through `fake`.
+fn spawn_worker(
+    db_url: &str,
+    redis: Option<&str>,
+    secret: &str,
+    fake: &FakeStripe,
+    dir: &std::path::Path,
+) -> WorkerProcess {
+    let mut env = vec![
+        ("FLEET_DATA_DIR", dir.display().to_string()),
+        ("FLEET_DATABASE_URL", db_url.to_owned()),
+        ("FLEET_SECRET_KEY", secret.to_owned()),
+        ("FLEET_PAYOUT__PROVIDER", "stripe".to_owned()),
+        ("FLEET_PAYOUT__SCHEDULE", String::new()),
+        ("FLEET_PAYOUT__STRIPE_API_BASE", fake.base.clone()),
+        ("FLEET_PAYOUT__STRIPE_SECRET_KEY", fake.secret_key.clone()),
+        ("FLEET_QUEUE__LEASE_SECS", "2".to_owned()),
+        ("FLEET_QUEUE__IDLE_POLL_MS", "50".to_owned()),
+        ("FLEET_KINDS__PAYOUT__BACKOFF_BASE_MS", "100".to_owned()),
+    ];
+    if let Some(url) = redis {
+        env.push(("FLEET_REDIS_URL", url.to_owned()));
     }
-
-    fn sigkill(mut self) {
-        self.0.kill().expect("SIGKILL");
-        self.0.wait().expect("reap");
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    WorkerProcess::spawn(env!("CARGO_BIN_EXE_fleet"), &["payout"], &env)
 }
 
 async fn fund(ledger: &Ledger, seller: &str, amount: i64) {
@@ -155,7 +133,7 @@ async fn crash_between_provider_and_ledger(backend: Backend) {
         fleet_shared::payout::start_run(&queues, &config, &run_id, "manual", Some(&seller))
             .await
             .unwrap();
-        let worker = Worker::spawn(&db.url, redis_url.as_deref(), &secret, &fake, &dir);
+        let worker = spawn_worker(&db.url, redis_url.as_deref(), &secret, &fake, &dir);
         match point {
             Hold::BeforeCreate => {
                 wait_for(
@@ -195,7 +173,7 @@ async fn crash_between_provider_and_ledger(backend: Backend) {
     }
 
     let requests_before = fake.requests();
-    let worker = Worker::spawn(&db.url, redis_url.as_deref(), &secret, &fake, &dir);
+    let worker = spawn_worker(&db.url, redis_url.as_deref(), &secret, &fake, &dir);
     for (_, payout, _) in &payouts {
         wait_for(
             "every payout to be recorded as sent",

@@ -1,8 +1,14 @@
-//! Peak memory of the benchmark process.
+//! Peak memory of the benchmark process, or of a process it started.
 
 /// This process's peak resident set (VmHWM), in MiB.
+#[allow(dead_code)]
 pub fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
+    peak_rss_mib_of("self")
+}
+
+/// The peak resident set (VmHWM) of process `pid` (`self` for this one), in MiB.
+pub fn peak_rss_mib_of(pid: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()

@@ -68,6 +68,33 @@ impl Job for DeliverEmail {
     }
 }
 
+/// Sends one user the digest email of the events posted with `digest_key`
+/// in the window starting at `window_start` (ms), due at the window's end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliverDigest {
+    /// The recipient.
+    pub user_id: String,
+    /// The events' digest key.
+    pub digest_key: String,
+    /// Start of the window (ms since the epoch, a multiple of the window length).
+    pub window_start: i64,
+}
+
+impl Job for DeliverDigest {
+    const KIND: &'static str = "notify.digest";
+
+    fn queue(&self) -> &str {
+        queues::NOTIFY_EMAIL
+    }
+
+    fn idempotency_key(&self) -> Option<String> {
+        Some(format!(
+            "notify.digest:{}:{}:{}",
+            self.user_id, self.digest_key, self.window_start
+        ))
+    }
+}
+
 /// Sends one event's Web Push messages to one user's subscriptions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliverPush {

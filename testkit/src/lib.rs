@@ -14,6 +14,7 @@ pub mod shopify;
 pub mod smtp;
 pub mod stripe;
 pub mod webhook;
+pub mod worker;
 
 pub use smtp::SmtpSink;
 

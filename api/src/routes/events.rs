@@ -63,6 +63,9 @@ pub struct PostEvent {
     pub data: Map<String, Value>,
     /// Who receives it.
     pub audience: Audience,
+    /// Emails of events with the same key to one user within the digest window
+    /// (`notify.digest_window_secs`) go out as one digest; not for transactional types.
+    pub digest_key: Option<String>,
 }
 
 impl Validate for PostEvent {
@@ -85,6 +88,19 @@ impl Validate for PostEvent {
                 "data",
                 "must be a JSON object of at most 16 KiB",
             ));
+        }
+        if let Some(key) = &self.digest_key {
+            if !valid_id(key) {
+                errors.push(FieldError::new(
+                    "digest_key",
+                    "must be 1-128 characters without spaces",
+                ));
+            } else if self.kind.is_transactional() {
+                errors.push(FieldError::new(
+                    "digest_key",
+                    "transactional events are sent at once, never in a digest",
+                ));
+            }
         }
         let a = &self.audience;
         let set = usize::from(a.user_ids.is_some())
@@ -173,6 +189,7 @@ pub async fn post_event(
         audience: serde_json::to_string(&req.audience).map_err(ApiError::internal)?,
         priority,
         created_at: now_ms(),
+        digest_key: req.digest_key,
     };
     let (event, created) = state.db.insert_notify_event(&event).await?;
     // Enqueued on replays too: a crash between the two writes leaves an event

@@ -26,6 +26,9 @@ pub struct NotifySettings {
     pub email_from: String,
     /// Base URL of the unsubscribe page; the List-Unsubscribe header adds `?user=…&category=…`.
     pub unsubscribe_url: String,
+    /// Emails of events posted with the same `digest_key` to one user within
+    /// one window of this many seconds go out as one digest, at the window's end.
+    pub digest_window_secs: u64,
     /// The VAPID private key (RFC 8292): a P-256 scalar, 32 bytes base64url, as
     /// `npx web-push generate-vapid-keys` prints it. When unset it is derived
     /// from `secret_key`; set it to keep subscriptions valid across a secret rotation.
@@ -54,6 +57,7 @@ impl Default for NotifySettings {
             smtp_password: None,
             email_from: "Fleet <notifications@localhost>".to_owned(),
             unsubscribe_url: "http://localhost/unsubscribe".to_owned(),
+            digest_window_secs: 3_600,
             vapid_private_key: None,
             vapid_subject: "mailto:notifications@localhost".to_owned(),
             push_ttl_secs: 24 * 3_600,

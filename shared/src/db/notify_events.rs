@@ -25,6 +25,8 @@ pub struct NotifyEvent {
     pub priority: bool,
     /// When it was accepted (ms).
     pub created_at: i64,
+    /// Emails of events sharing this key within a digest window go out as one.
+    pub digest_key: Option<String>,
 }
 
 /// An inbox row to write.
@@ -102,6 +104,7 @@ type EventRow = (
     String,
     i32,
     i64,
+    Option<String>,
 );
 
 fn event_from(r: EventRow) -> NotifyEvent {
@@ -114,11 +117,12 @@ fn event_from(r: EventRow) -> NotifyEvent {
         audience: r.5,
         priority: r.6 != 0,
         created_at: r.7,
+        digest_key: r.8,
     }
 }
 
 const EVENT_COLUMNS: &str =
-    "id, idempotency_key, type, actor, data, audience, priority, created_at";
+    "id, idempotency_key, type, actor, data, audience, priority, created_at, digest_key";
 
 impl Db {
     /// Records `event` unless its idempotency key is taken; returns the event
@@ -128,8 +132,8 @@ impl Db {
         event: &NotifyEvent,
     ) -> Result<(NotifyEvent, bool), DbError> {
         let inserted = on_pool!(self, pool => sqlx::query(
-            "INSERT INTO notify_events (id, idempotency_key, type, actor, data, audience, priority, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (idempotency_key) DO NOTHING",
+            "INSERT INTO notify_events (id, idempotency_key, type, actor, data, audience, priority, created_at, \
+             digest_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(&event.id)
         .bind(&event.idempotency_key)
@@ -139,6 +143,7 @@ impl Db {
         .bind(&event.audience)
         .bind(i32::from(event.priority))
         .bind(event.created_at)
+        .bind(&event.digest_key)
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))?;
@@ -433,5 +438,45 @@ impl Db {
             })?;
         }
         Ok(())
+    }
+
+    /// Adds events to users' digests: (user, digest key, window start, event).
+    pub async fn insert_digest_items(
+        &self,
+        items: &[(String, String, i64, String)],
+    ) -> Result<(), DbError> {
+        let now = now_ms();
+        for chunk in items.chunks(BATCH) {
+            on_pool!(self, pool => {
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO notify_digest_items (user_id, digest_key, window_start, event_id, created_at) ",
+                );
+                q.push_values(chunk, |mut b, (user, key, window, event)| {
+                    b.push_bind(user).push_bind(key).push_bind(*window).push_bind(event).push_bind(now);
+                });
+                q.push(" ON CONFLICT DO NOTHING");
+                q.build().execute(pool).await.map(|_| ())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The events in one user's digest window, oldest first.
+    pub async fn digest_events(
+        &self,
+        user_id: &str,
+        digest_key: &str,
+        window_start: i64,
+    ) -> Result<Vec<NotifyEvent>, DbError> {
+        let rows: Vec<EventRow> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS} FROM notify_events WHERE id IN (SELECT event_id FROM notify_digest_items \
+             WHERE user_id = $1 AND digest_key = $2 AND window_start = $3) ORDER BY created_at, id"
+        )))
+        .bind(user_id)
+        .bind(digest_key)
+        .bind(window_start)
+        .fetch_all(pool)
+        .await)?;
+        Ok(rows.into_iter().map(event_from).collect())
     }
 }

@@ -8,11 +8,11 @@ use super::{
     templates::{TemplateError, Templates},
 };
 use crate::runtime::{JobContext, JobError, JobHandler};
-use fleet_jobs::notify::DeliverEmail;
+use fleet_jobs::notify::{DeliverDigest, DeliverEmail};
 use fleet_shared::{
     Db,
     config::NotifySettings,
-    notify::{Channel, DeliveryState, EventType},
+    notify::{Category, Channel, DeliveryState},
 };
 use lettre::{
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
@@ -236,21 +236,21 @@ pub fn message_id(event_id: &str, user_id: &str, domain: &str) -> String {
 /// What one email says.
 #[derive(Debug, Clone)]
 pub struct EmailContent<'a> {
-    /// The event.
-    pub event_id: &'a str,
-    /// Its type.
-    pub event_type: EventType,
-    /// Template data.
-    pub data: &'a Value,
+    /// What the email is about (an event id, or a digest's key and window): seeds its Message-ID.
+    pub about: &'a str,
+    /// The category the unsubscribe link mutes.
+    pub category: Category,
     /// The recipient's id.
     pub user_id: &'a str,
     /// Their address.
     pub to: &'a str,
-    /// Their locale.
-    pub locale: &'a str,
+    /// The subject and heading.
+    pub title: &'a str,
+    /// The text.
+    pub body: &'a str,
 }
 
-/// Builds the message: subject from the title template, text and HTML parts, unsubscribe headers.
+/// Builds the message: text and HTML parts around the title and body, unsubscribe headers.
 pub fn build_message(
     templates: &Templates,
     settings: &NotifySettings,
@@ -264,19 +264,13 @@ pub fn build_message(
             source,
         })?;
     let to: Mailbox = c.to.parse().map_err(EmailError::To)?;
-    let title = templates.render(c.locale, c.event_type.as_str(), "title", c.data)?;
-    let body = templates.render(c.locale, c.event_type.as_str(), "body", c.data)?;
-    let unsubscribe = unsubscribe_link(
-        &settings.unsubscribe_url,
-        c.user_id,
-        c.event_type.category().as_str(),
-    )?;
-    let (text, html) = templates.email_parts(&title, &body, &unsubscribe)?;
-    let id = message_id(c.event_id, c.user_id, from.email.domain());
+    let unsubscribe = unsubscribe_link(&settings.unsubscribe_url, c.user_id, c.category.as_str())?;
+    let (text, html) = templates.email_parts(c.title, c.body, &unsubscribe)?;
+    let id = message_id(c.about, c.user_id, from.email.domain());
     Message::builder()
         .from(from)
         .to(to)
-        .subject(title)
+        .subject(c.title)
         .message_id(Some(id))
         .header(ListUnsubscribe(format!("<{unsubscribe}>")))
         .header(ListUnsubscribePost)
@@ -300,6 +294,10 @@ impl std::fmt::Debug for EmailHandler {
     }
 }
 
+/// Runs [`DeliverDigest`] jobs on `notify.email`: one email for the events of a digest window.
+#[derive(Debug, Clone)]
+pub struct DigestHandler(pub EmailHandler);
+
 impl EmailHandler {
     /// A handler sending through `notify.smtp_url` (jobs fail permanently when it is unset or invalid).
     pub fn new(db: Db, templates: Arc<Templates>, settings: NotifySettings) -> Self {
@@ -318,18 +316,109 @@ impl EmailHandler {
         }
     }
 
-    async fn fail(&self, job: &DeliverEmail, reason: &str) -> Result<(), JobError> {
-        self.db
-            .set_delivery(
-                &job.event_id,
-                Channel::Email,
-                &job.user_id,
-                DeliveryState::Failed,
-                Some(reason),
-            )
+    /// Sets the email deliveries of `events` to `user_id`.
+    async fn settle(
+        &self,
+        events: &[String],
+        user_id: &str,
+        state: DeliveryState,
+        reason: Option<&str>,
+    ) -> Result<(), JobError> {
+        for event in events {
+            self.db
+                .set_delivery(event, Channel::Email, user_id, state, reason)
+                .await
+                .map_err(JobError::retry)?;
+        }
+        Ok(())
+    }
+
+    /// Fails the deliveries for good, with `reason`.
+    async fn fail(&self, events: &[String], user_id: &str, reason: &str) -> Result<(), JobError> {
+        self.settle(events, user_id, DeliveryState::Failed, Some(reason))
+            .await?;
+        Err(JobError::Permanent(reason.to_owned()))
+    }
+
+    /// The recipient's address and locale; None (deliveries suppressed) when they have no address.
+    async fn recipient(
+        &self,
+        events: &[String],
+        user_id: &str,
+    ) -> Result<Option<(String, String)>, JobError> {
+        let user = self
+            .db
+            .notify_user(user_id)
             .await
             .map_err(JobError::retry)?;
-        Err(JobError::Permanent(reason.to_owned()))
+        let locale = user
+            .as_ref()
+            .map_or(self.settings.default_locale.clone(), |u| u.locale.clone());
+        match user.and_then(|u| u.email) {
+            Some(to) => Ok(Some((to, locale))),
+            None => {
+                self.settle(
+                    events,
+                    user_id,
+                    DeliveryState::Suppressed,
+                    Some("no_email_address"),
+                )
+                .await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Builds and sends the email of `events`: sent, failed for good on a
+    /// 5xx answer or an unbuildable message, retried otherwise.
+    async fn send(&self, events: &[String], c: &EmailContent<'_>) -> Result<(), JobError> {
+        let transport = match &self.transport {
+            Ok(t) => t,
+            Err(err) => return self.fail(events, c.user_id, &err.to_string()).await,
+        };
+        let message = match build_message(&self.templates, &self.settings, c) {
+            Ok(m) => m,
+            Err(err) => return self.fail(events, c.user_id, &err.to_string()).await,
+        };
+        match transport.send(message).await {
+            Ok(_) => {
+                self.settle(events, c.user_id, DeliveryState::Sent, None)
+                    .await?;
+                tracing::debug!(about = %c.about, user_id = %c.user_id, "email sent");
+                Ok(())
+            }
+            Err(err) if err.is_permanent() => {
+                let reason = format!("rejected by the SMTP server: {err}");
+                tracing::warn!(about = %c.about, user_id = %c.user_id, %reason, "email failed");
+                self.fail(events, c.user_id, &reason).await
+            }
+            Err(err) => {
+                // Counts the attempt; the state stays queued until it is sent or fails for good.
+                self.settle(events, c.user_id, DeliveryState::Queued, None)
+                    .await?;
+                Err(JobError::Retry(format!("SMTP: {err}")))
+            }
+        }
+    }
+
+    /// Whether the email of `event_id` to `user_id` was sent already.
+    async fn sent(&self, event_id: &str, user_id: &str) -> Result<bool, JobError> {
+        let state = self
+            .db
+            .delivery(event_id, Channel::Email, user_id)
+            .await
+            .map_err(JobError::retry)?;
+        Ok(state.is_some_and(|(s, _)| s == DeliveryState::Sent.as_str()))
+    }
+
+    fn render(
+        &self,
+        locale: &str,
+        kind: &str,
+        part: &str,
+        data: &Value,
+    ) -> Result<String, TemplateError> {
+        self.templates.render(locale, kind, part, data)
     }
 }
 
@@ -337,97 +426,101 @@ impl JobHandler for EmailHandler {
     type Job = DeliverEmail;
 
     async fn handle(&self, job: DeliverEmail, _ctx: JobContext) -> Result<(), JobError> {
-        let state = self
-            .db
-            .delivery(&job.event_id, Channel::Email, &job.user_id)
-            .await
-            .map_err(JobError::retry)?;
-        if state
-            .as_ref()
-            .is_some_and(|(s, _)| s == DeliveryState::Sent.as_str())
-        {
+        if self.sent(&job.event_id, &job.user_id).await? {
             tracing::debug!(event_id = %job.event_id, user_id = %job.user_id, "email already sent");
             return Ok(());
         }
-        let transport = match &self.transport {
-            Ok(t) => t,
-            Err(err) => return self.fail(&job, &err.to_string()).await,
-        };
+        let events = [job.event_id.clone()];
         let event = LoadedEvent::load(&self.db, &job.event_id).await?;
-        let users = self
-            .db
-            .notify_users(std::slice::from_ref(&job.user_id))
-            .await
-            .map_err(JobError::retry)?;
-        let user = users.get(&job.user_id);
-        let Some(to) = user.and_then(|u| u.email.as_deref()) else {
-            self.db
-                .set_delivery(
-                    &job.event_id,
-                    Channel::Email,
-                    &job.user_id,
-                    DeliveryState::Suppressed,
-                    Some("no_email_address"),
-                )
-                .await
-                .map_err(JobError::retry)?;
+        let Some((to, locale)) = self.recipient(&events, &job.user_id).await? else {
             return Ok(());
         };
-        let locale = user.map_or(self.settings.default_locale.as_str(), |u| u.locale.as_str());
+        let kind = event.event_type.as_str();
+        let text = self
+            .render(&locale, kind, "title", &event.data)
+            .and_then(|title| Ok((title, self.render(&locale, kind, "body", &event.data)?)));
+        let (title, body) = match text {
+            Ok(t) => t,
+            Err(err) => return self.fail(&events, &job.user_id, &err.to_string()).await,
+        };
         let content = EmailContent {
-            event_id: &event.row.id,
-            event_type: event.event_type,
-            data: &event.data,
+            about: &event.row.id,
+            category: event.event_type.category(),
             user_id: &job.user_id,
-            to,
-            locale,
+            to: &to,
+            title: &title,
+            body: &body,
         };
-        let message = match build_message(&self.templates, &self.settings, &content) {
-            Ok(m) => m,
-            Err(err) => return self.fail(&job, &err.to_string()).await,
-        };
-        match transport.send(message).await {
-            Ok(_) => {
-                self.db
-                    .set_delivery(
-                        &job.event_id,
-                        Channel::Email,
-                        &job.user_id,
-                        DeliveryState::Sent,
-                        None,
-                    )
-                    .await
-                    .map_err(JobError::retry)?;
-                tracing::debug!(event_id = %job.event_id, user_id = %job.user_id, "email sent");
-                Ok(())
-            }
-            Err(err) if err.is_permanent() => {
-                let reason = format!("rejected by the SMTP server: {err}");
-                tracing::warn!(event_id = %job.event_id, user_id = %job.user_id, %reason, "email failed");
-                self.fail(&job, &reason).await
-            }
-            Err(err) => {
-                // Counts the attempt; the state stays queued until it is sent or fails for good.
-                self.db
-                    .set_delivery(
-                        &job.event_id,
-                        Channel::Email,
-                        &job.user_id,
-                        DeliveryState::Queued,
-                        None,
-                    )
-                    .await
-                    .map_err(JobError::retry)?;
-                Err(JobError::Retry(format!("SMTP: {err}")))
+        self.send(&events, &content).await
+    }
+}
+
+impl JobHandler for DigestHandler {
+    type Job = DeliverDigest;
+
+    async fn handle(&self, job: DeliverDigest, _ctx: JobContext) -> Result<(), JobError> {
+        let email = &self.0;
+        let rows = email
+            .db
+            .digest_events(&job.user_id, &job.digest_key, job.window_start)
+            .await
+            .map_err(JobError::retry)?;
+        let mut events = Vec::new();
+        for row in rows {
+            if !email.sent(&row.id, &job.user_id).await? {
+                events.push(LoadedEvent::from_row(row)?);
             }
         }
+        let ids: Vec<String> = events.iter().map(|e| e.row.id.clone()).collect();
+        let Some(first) = events.first() else {
+            return Ok(());
+        };
+        let Some((to, locale)) = email.recipient(&ids, &job.user_id).await? else {
+            return Ok(());
+        };
+        let mut lines = Vec::with_capacity(events.len());
+        let mut text = Ok(());
+        for e in &events {
+            let kind = e.event_type.as_str();
+            match email.render(&locale, kind, "title", &e.data).and_then(|t| {
+                Ok(format!(
+                    "{t}: {}",
+                    email.render(&locale, kind, "body", &e.data)?
+                ))
+            }) {
+                Ok(line) => lines.push(line),
+                Err(err) => text = Err(err),
+            }
+        }
+        let title = text.and_then(|()| {
+            email.render(
+                &locale,
+                "digest",
+                "title",
+                &serde_json::json!({ "count": events.len() }),
+            )
+        });
+        let title = match title {
+            Ok(t) => t,
+            Err(err) => return email.fail(&ids, &job.user_id, &err.to_string()).await,
+        };
+        let about = format!("digest-{}-{}", job.digest_key, job.window_start);
+        let body = lines.join("\n");
+        let content = EmailContent {
+            about: &about,
+            category: first.event_type.category(),
+            user_id: &job.user_id,
+            to: &to,
+            title: &title,
+            body: &body,
+        };
+        email.send(&ids, &content).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn smtp_urls_choose_the_tls_mode() {
@@ -452,14 +545,13 @@ mod tests {
             unsubscribe_url: "https://shop.example/unsub?src=mail".to_owned(),
             ..NotifySettings::default()
         };
-        let data = json!({"title": "<b>Coat</b> & hat", "price": "€40", "actor_name": "Vera"});
         let content = EmailContent {
-            event_id: "ev_1",
-            event_type: EventType::NewListing,
-            data: &data,
+            about: "ev_1",
+            category: Category::FollowedSellers,
             user_id: "u 1",
             to: "u1@example.com",
-            locale: "en",
+            title: "Vera listed a new item",
+            body: "<b>Coat</b> & hat for €40",
         };
         let raw = String::from_utf8(
             build_message(&templates, &settings, &content)

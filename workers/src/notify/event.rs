@@ -24,6 +24,11 @@ impl LoadedEvent {
             .await
             .map_err(JobError::retry)?
             .ok_or_else(|| JobError::Permanent(format!("no event `{id}`")))?;
+        LoadedEvent::from_row(row)
+    }
+
+    /// The event of a stored row; an unknown type fails the job for good.
+    pub fn from_row(row: NotifyEvent) -> Result<LoadedEvent, JobError> {
         let event_type: EventType = row.event_type.parse().map_err(JobError::permanent)?;
         let mut data: Value = serde_json::from_str(&row.data).unwrap_or(Value::Null);
         if let (Value::Object(map), Some(actor)) = (&mut data, &row.actor) {

@@ -4,7 +4,8 @@
 //! promotional types and quiet hours, writes inbox rows in bulk and records a
 //! delivery state per channel, enqueueing one email and one push job per
 //! recipient (in bulk, due at the end of quiet hours) when the channel is set
-//! up. The first chunk also queues the event for each webhook endpoint that
+//! up; the emails of an event with a digest key join the recipient's digest
+//! for the current window instead. The first chunk also queues the event for each webhook endpoint that
 //! wants it. Every write is keyed by (event, recipient): redoing a chunk
 //! after a crash writes nothing twice.
 
@@ -12,7 +13,7 @@ use super::{event::LoadedEvent, quiet, templates::Templates};
 use crate::runtime::{JobContext, JobError, JobHandler};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use fleet_jobs::notify::{DeliverEmail, DeliverPush, DeliverWebhook, FanoutChunk};
+use fleet_jobs::notify::{DeliverDigest, DeliverEmail, DeliverPush, DeliverWebhook, FanoutChunk};
 use fleet_shared::{
     Db, Queues,
     config::NotifySettings,
@@ -283,6 +284,7 @@ impl JobHandler for FanoutHandler {
         let mut deliveries = Vec::new();
         let mut capped = Vec::new();
         let mut jobs = Vec::new();
+        let mut digest_items = Vec::new();
         let email_on = self.settings.smtp_url.is_some();
         for (id, day) in &days {
             let user = users.get(id);
@@ -348,7 +350,27 @@ impl JobHandler for FanoutHandler {
                         });
                         let (event_id, user_id, priority) =
                             (event.id.clone(), id.clone(), job.priority);
-                        let mut send = if channel == Channel::Email {
+                        let mut send = if let (Channel::Email, Some(key)) =
+                            (channel, &event.digest_key)
+                        {
+                            // One digest job per user, key and window, due at the window's end.
+                            let window = (self.settings.digest_window_secs.max(1) * 1_000) as i64;
+                            let window_start =
+                                event.created_at - event.created_at.rem_euclid(window);
+                            digest_items.push((id.clone(), key.clone(), window_start, event_id));
+                            let mut digest = NewJob::of(
+                                &DeliverDigest {
+                                    user_id,
+                                    digest_key: key.clone(),
+                                    window_start,
+                                },
+                                self.max_attempts,
+                            )
+                            .map_err(JobError::permanent)?;
+                            digest.run_at = (*run_at).max(window_start + window);
+                            jobs.push(digest);
+                            continue;
+                        } else if channel == Channel::Email {
                             NewJob::of(
                                 &DeliverEmail {
                                     event_id,
@@ -392,6 +414,10 @@ impl JobHandler for FanoutHandler {
             .map_err(JobError::retry)?;
         self.db
             .insert_cap_hits(&capped, &event.id)
+            .await
+            .map_err(JobError::retry)?;
+        self.db
+            .insert_digest_items(&digest_items)
             .await
             .map_err(JobError::retry)?;
         // After the deliveries are recorded; the jobs' idempotency keys make a redone chunk enqueue nothing twice.

@@ -48,6 +48,7 @@ pub fn register(registry: &mut Registry, services: &Services) {
     );
     registry.register(queues::NOTIFY_FANOUT, fanout.clone());
     registry.register(queues::NOTIFY_PRIORITY, fanout);
+    registry.register(queues::NOTIFY_EMAIL, email::DigestHandler(email.clone()));
     registry.register(queues::NOTIFY_EMAIL, email.clone());
     registry.register(queues::NOTIFY_PRIORITY, email);
     registry.register(queues::NOTIFY_PUSH, push.clone());

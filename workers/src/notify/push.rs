@@ -324,6 +324,7 @@ mod tests {
                 audience: "{}".into(),
                 priority: true,
                 created_at: 0,
+                digest_key: None,
             },
             event_type: EventType::ItemSold,
             data,

@@ -9,6 +9,18 @@ use serde_json::Value;
 const BUILTIN: &[(&str, &str, &str, &str)] = &[
     (
         "en",
+        "digest",
+        "title",
+        "{{ count }} new notification{% if count != 1 %}s{% endif %}",
+    ),
+    (
+        "fr",
+        "digest",
+        "title",
+        "{{ count }} nouvelle{% if count != 1 %}s{% endif %} notification{% if count != 1 %}s{% endif %}",
+    ),
+    (
+        "en",
         "new_listing",
         "title",
         "{{ actor_name or 'A seller you follow' }} listed a new item",
@@ -119,7 +131,7 @@ const EMAIL_LAYOUTS: &[(&str, &str)] = &[
     (
         "email.html",
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{{ title }}</title></head>\n\
-         <body>\n<h1>{{ title }}</h1>\n<p>{{ body }}</p>\n\
+         <body>\n<h1>{{ title }}</h1>\n<p style=\"white-space: pre-line\">{{ body }}</p>\n\
          <p><small><a href=\"{{ unsubscribe }}\">Unsubscribe</a></small></p>\n</body></html>\n",
     ),
 ];
