@@ -1,14 +1,11 @@
 //! The email channel end to end on both backends, against a real SMTP server
 //! (testkit's aiosmtpd sink): one multipart message per user with an address,
 //! unsubscribe headers, delivery counts in the event view, a 550 rejection
-//! failing the delivery with its reason, retries while the server is down, and
-//! a redelivered job for a sent email sending nothing.
+//! failing the delivery with its reason, retries while the server is down, a
+//! redelivered job for a sent email sending nothing, quiet hours, and digests.
 
-use fleet_jobs::{JobStatus, WorkerKind, notify::DeliverEmail};
-use fleet_shared::{
-    db::{api_keys::Role, jobs::NewJob},
-    notify::Channel,
-};
+use fleet_jobs::{WorkerKind, notify::DeliverEmail};
+use fleet_shared::{db::api_keys::Role, notify::Channel};
 use fleet_testkit::{Backend, SmtpSink, platform::Platform, wait_for};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -131,25 +128,11 @@ async fn email_flow(backend: Backend) {
     );
 
     // A DeliverEmail job delivered again for a sent email sends nothing.
-    let mut redo = NewJob::of(
-        &DeliverEmail {
-            event_id: id.clone(),
-            user_id: "u01".into(),
-            priority: false,
-        },
-        3,
-    )
-    .unwrap();
-    redo.idempotency_key = None;
-    p.queues.enqueue(vec![redo.clone()]).await.unwrap();
-    wait_for(
-        "the redelivered email job",
-        Duration::from_secs(30),
-        || async {
-            let done = p.db.db.job(&redo.id).await.ok().flatten();
-            done.filter(|j| j.status == JobStatus::Succeeded)
-        },
-    )
+    p.redeliver(&DeliverEmail {
+        event_id: id.clone(),
+        user_id: "u01".into(),
+        priority: false,
+    })
     .await;
     assert_eq!(sink.messages().len(), 2);
     assert_eq!(

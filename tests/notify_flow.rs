@@ -3,8 +3,8 @@
 //! inbox read and marked read, idempotent events, a redelivered chunk that
 //! writes nothing twice, and the priority lane beside a big fan-out.
 
-use fleet_jobs::{JobStatus, WorkerKind, notify::FanoutChunk};
-use fleet_shared::db::{api_keys::Role, jobs::NewJob};
+use fleet_jobs::{WorkerKind, notify::FanoutChunk};
+use fleet_shared::db::api_keys::Role;
 use fleet_testkit::{Backend, platform::Platform, wait_for};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -169,25 +169,11 @@ async fn fanout_flow(backend: Backend) {
     assert_eq!(again["id"], id.as_str());
 
     // A chunk delivered again (as after a crash before its ack) writes nothing twice.
-    let mut redo = NewJob::of(
-        &FanoutChunk {
-            event_id: id.clone(),
-            after: Some("u01".into()),
-            priority: false,
-        },
-        3,
-    )
-    .unwrap();
-    redo.idempotency_key = None;
-    p.queues.enqueue(vec![redo.clone()]).await.unwrap();
-    wait_for(
-        "the redelivered chunk to run",
-        Duration::from_secs(30),
-        || async {
-            let done = p.db.db.job(&redo.id).await.ok().flatten();
-            done.filter(|j| j.status == JobStatus::Succeeded)
-        },
-    )
+    p.redeliver(&FanoutChunk {
+        event_id: id.clone(),
+        after: Some("u01".into()),
+        priority: false,
+    })
     .await;
     assert_eq!(processed(&p, &key, &id).await, 8);
     for user in ["u03", "u04", "u05"] {

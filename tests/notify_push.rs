@@ -6,8 +6,8 @@
 //! without sending twice to the user's other subscription, and a replayed
 //! event or redelivered job sending nothing.
 
-use fleet_jobs::{JobStatus, WorkerKind, notify::DeliverPush};
-use fleet_shared::db::{api_keys::Role, jobs::NewJob};
+use fleet_jobs::{WorkerKind, notify::DeliverPush};
+use fleet_shared::db::api_keys::Role;
 use fleet_testkit::{Backend, platform::Platform, push::PushService, wait_for};
 use serde_json::{Value, json};
 use std::{collections::BTreeMap, time::Duration};
@@ -109,25 +109,11 @@ async fn push_flow(backend: Backend) {
     let (status, again) = p.call("POST", "/v1/events", &key, Some(event)).await;
     assert!(status == 200 || status == 202, "{again}");
     assert_eq!(again["id"], id.as_str());
-    let mut redo = NewJob::of(
-        &DeliverPush {
-            event_id: id.clone(),
-            user_id: "p1".into(),
-            priority: false,
-        },
-        3,
-    )
-    .unwrap();
-    redo.idempotency_key = None;
-    p.queues.enqueue(vec![redo.clone()]).await.unwrap();
-    wait_for(
-        "the redelivered push job",
-        Duration::from_secs(30),
-        || async {
-            let done = p.db.db.job(&redo.id).await.ok().flatten();
-            done.filter(|j| j.status == JobStatus::Succeeded)
-        },
-    )
+    p.redeliver(&DeliverPush {
+        event_id: id.clone(),
+        user_id: "p1".into(),
+        priority: false,
+    })
     .await;
     assert_eq!(service.messages().len(), 2);
 }

@@ -4,8 +4,12 @@
 
 use crate::{Backend, RedisServer, TestDb, unique};
 use fleet_api::AppState;
-use fleet_jobs::WorkerKind;
-use fleet_shared::{Config, Queues, blob::Blobs, db::api_keys::Role};
+use fleet_jobs::{Job, JobStatus, WorkerKind};
+use fleet_shared::{
+    Config, Queues,
+    blob::Blobs,
+    db::{api_keys::Role, jobs::NewJob},
+};
 use fleet_workers::{Services, runtime::WorkerPool};
 use reqwest::Client;
 use serde_json::Value;
@@ -173,6 +177,26 @@ impl Platform {
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap_or_default();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Enqueues `job` once more, past its idempotency key (as a redelivery
+    /// after a crash before the ack would), and waits until it has succeeded.
+    pub async fn redeliver<J: Job>(&self, job: &J) {
+        let mut redo = NewJob::of(job, 3).expect("a job payload");
+        redo.idempotency_key = None;
+        self.queues
+            .enqueue(vec![redo.clone()])
+            .await
+            .expect("enqueue the redelivery");
+        crate::wait_for(
+            "the redelivered job to succeed",
+            std::time::Duration::from_secs(30),
+            || async {
+                let done = self.db.db.job(&redo.id).await.ok().flatten();
+                done.filter(|j| j.status == JobStatus::Succeeded)
+            },
+        )
+        .await;
     }
 
     /// Posts a notification event (expecting 202); returns its id.

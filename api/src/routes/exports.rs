@@ -320,17 +320,11 @@ pub async fn list_exports(
         limit: q.limit,
         cursor: None,
     })?;
-    let mut runs = state
+    let runs = state
         .db
         .list_runs(&seller, q.cursor.as_deref(), limit + 1)
         .await?;
-    let more = runs.len() as i64 > limit;
-    runs.truncate(limit as usize);
-    let next_cursor = if more {
-        runs.last().map(|r| r.id.clone())
-    } else {
-        None
-    };
+    let (runs, next_cursor) = super::split_page(runs, limit, |r| r.id.clone());
     let mut items = Vec::with_capacity(runs.len());
     for run in runs {
         items.push(view(&state, run).await?);
@@ -419,17 +413,11 @@ pub async fn export_items(
         limit: q.limit,
         cursor: None,
     })?;
-    let mut rows = state
+    let rows = state
         .db
         .run_items(&run.id, q.status, q.cursor.as_deref(), limit + 1)
         .await?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let next_cursor = if more {
-        rows.last().map(|r| r.listing_id.clone())
-    } else {
-        None
-    };
+    let (rows, next_cursor) = super::split_page(rows, limit, |r| r.listing_id.clone());
     Ok(Json(ItemPage {
         items: rows.into_iter().map(ItemView::from).collect(),
         next_cursor,

@@ -97,17 +97,8 @@ pub async fn list(
     authorize_user(&principal, &id)?;
     let (limit, before) = page.limit_and_before()?;
     let rows = state.db.inbox(&id, before, limit + 1, false).await?;
-    let more = rows.len() as i64 > limit;
-    let items: Vec<InboxItemView> = rows
-        .into_iter()
-        .take(limit as usize)
-        .map(InboxItemView::from)
-        .collect();
-    let next_cursor = if more {
-        items.last().map(|i| i.id.clone())
-    } else {
-        None
-    };
+    let (rows, next_cursor) = super::split_page(rows, limit, |i| i.id.to_string());
+    let items = rows.into_iter().map(InboxItemView::from).collect();
     let unread = state.db.unread_count(&id).await?;
     Ok(Json(InboxPage {
         items,

@@ -650,17 +650,8 @@ pub async fn list(
         .db
         .list_listings(&seller, &filter, q.cursor.as_deref(), limit + 1)
         .await?;
-    let more = rows.len() as i64 > limit;
-    let items: Vec<ListingView> = rows
-        .into_iter()
-        .take(limit as usize)
-        .map(ListingView::from)
-        .collect();
-    let next_cursor = if more {
-        items.last().map(|l| l.id.clone())
-    } else {
-        None
-    };
+    let (rows, next_cursor) = super::split_page(rows, limit, |r| r.id.clone());
+    let items = rows.into_iter().map(ListingView::from).collect();
     Ok(Json(ListingPage { items, next_cursor }))
 }
 

@@ -55,3 +55,16 @@ pub fn public() -> Router<AppState> {
 }
 
 pub(crate) use fleet_shared::time::rfc3339;
+
+/// Rows read with `limit + 1`: the first `limit`, and the cursor of the next
+/// page (the last kept row's `key`) when the extra row came back.
+pub(crate) fn split_page<R>(
+    mut rows: Vec<R>,
+    limit: i64,
+    key: impl Fn(&R) -> String,
+) -> (Vec<R>, Option<String>) {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next = if more { rows.last().map(key) } else { None };
+    (rows, next)
+}

@@ -359,16 +359,7 @@ pub async fn list_attempts(
     let (limit, before) = page.limit_and_before()?;
     endpoint(&state, &id).await?;
     let rows = state.db.webhook_log(&id, before, limit + 1).await?;
-    let more = rows.len() as i64 > limit;
-    let items: Vec<AttemptView> = rows
-        .into_iter()
-        .take(limit as usize)
-        .map(AttemptView::from)
-        .collect();
-    let next_cursor = if more {
-        items.last().map(|i| i.id.clone())
-    } else {
-        None
-    };
+    let (rows, next_cursor) = super::split_page(rows, limit, |a| a.id.to_string());
+    let items = rows.into_iter().map(AttemptView::from).collect();
     Ok(Json(AttemptPage { items, next_cursor }))
 }
