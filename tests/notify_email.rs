@@ -2,20 +2,31 @@
 //! (testkit's aiosmtpd sink): one multipart message per user with an address,
 //! unsubscribe headers, delivery counts in the event view, a 550 rejection
 //! failing the delivery with its reason, retries while the server is down, a
-//! redelivered job for a sent email sending nothing, quiet hours, and digests.
+//! redelivered job for a sent email sending nothing, quiet hours, digests,
+//! and STARTTLS and implicit TLS with a private CA (refused when not trusted).
 
 use fleet_jobs::{WorkerKind, notify::DeliverEmail};
 use fleet_shared::{db::api_keys::Role, notify::Channel};
-use fleet_testkit::{Backend, SmtpSink, platform::Platform, wait_for};
+use fleet_testkit::{Backend, SinkTls, SmtpSink, platform::Platform, wait_for};
 use serde_json::{Value, json};
 use std::time::Duration;
 
 /// The platform with a notify worker sending to `smtp_url` (short retry backoff), and a backend key.
 async fn start(backend: Backend, smtp_url: String) -> (Platform, String) {
+    start_trusting(backend, smtp_url, None).await
+}
+
+/// [`start`], trusting the SMTP server's certificate from `ca_file`.
+async fn start_trusting(
+    backend: Backend,
+    smtp_url: String,
+    ca_file: Option<std::path::PathBuf>,
+) -> (Platform, String) {
     let p = Platform::on(backend)
         .workers(&[WorkerKind::Notify])
         .configure(move |c| {
             c.notify.smtp_url = Some(smtp_url);
+            c.notify.smtp_ca_file = ca_file;
             c.notify.email_from = "Fleet <notify@fleet.test>".to_owned();
             c.notify.unsubscribe_url = "https://shop.test/unsubscribe".to_owned();
             c.notify.digest_window_secs = 3;
@@ -377,4 +388,50 @@ async fn digests_on_sqlite() {
 #[tokio::test(flavor = "multi_thread")]
 async fn digests_on_postgres_and_redis() {
     digests(Backend::RedisPostgres).await;
+}
+
+/// Mail goes out encrypted with STARTTLS required and with implicit TLS, to a
+/// server whose certificate a private CA issued (`notify.smtp_ca_file`);
+/// without trusting that CA nothing is sent and the delivery keeps retrying.
+#[tokio::test(flavor = "multi_thread")]
+async fn email_over_tls() {
+    for mode in [SinkTls::StartTls, SinkTls::Implicit] {
+        let sink = SmtpSink::with_tls(mode).await;
+        let (p, key) = start_trusting(Backend::Sqlite, sink.url(), Some(sink.ca_file())).await;
+        let id = p
+            .post_event(
+                &key,
+                json!({"type": "item_sold", "idempotency_key": "tls-1",
+                    "data": {"title": "Lamp"}, "audience": {"user_ids": ["u01"]}}),
+            )
+            .await;
+        wait_for("the email over TLS", Duration::from_secs(60), || async {
+            (p.event_view(&key, &id).await["deliveries"]["email"]["sent"] == 1).then_some(())
+        })
+        .await;
+        let messages = sink.messages();
+        assert_eq!(messages.len(), 1, "{mode:?}: {messages:?}");
+        assert_eq!(messages[0]["tls"], true, "{mode:?}: {messages:?}");
+        assert_eq!(messages[0]["headers"]["to"], "u1@example.com");
+    }
+    let sink = SmtpSink::with_tls(SinkTls::StartTls).await;
+    let (p, key) = start(Backend::Sqlite, sink.url()).await;
+    let id = p
+        .post_event(
+            &key,
+            json!({"type": "item_sold", "idempotency_key": "tls-untrusted",
+                "data": {"title": "Lamp"}, "audience": {"user_ids": ["u01"]}}),
+        )
+        .await;
+    wait_for("two refused attempts", Duration::from_secs(60), || async {
+        let d =
+            p.db.db
+                .delivery(&id, Channel::Email, "u01")
+                .await
+                .ok()
+                .flatten();
+        d.filter(|(state, attempts)| state == "queued" && *attempts >= 2)
+    })
+    .await;
+    assert!(sink.messages().is_empty());
 }

@@ -1,12 +1,15 @@
 """An SMTP sink for Fleet's tests (testkit::SmtpSink), on aiosmtpd.
 
-Listens on 127.0.0.1:PORT without TLS or authentication and stores each
-message it accepts as DIR/NNNNNN.eml, with DIR/NNNNNN.json beside it: the
-envelope and the headers and parts as Python's email package reads them, so
-the Rust tests check what an independent parser sees. Recipients named with
---reject are refused with 550 at RCPT TO.
+Listens on 127.0.0.1:PORT without authentication and stores each message it
+accepts as DIR/NNNNNN.eml, with DIR/NNNNNN.json beside it: the envelope,
+whether the session was encrypted, and the headers and parts as Python's email
+package reads them, so the Rust tests check what an independent parser sees.
+Recipients named with --reject are refused with 550 at RCPT TO. With --cert
+and --key it requires STARTTLS before accepting mail, or with --implicit-tls
+speaks TLS from the first byte.
 
     python smtp_sink.py --port 2525 --dir /tmp/mails [--reject a@x --reject b@y]
+                        [--cert cert.pem --key key.pem [--implicit-tls]]
 """
 
 import argparse
@@ -16,6 +19,7 @@ import email.policy
 import json
 import os
 import signal
+import ssl
 import sys
 
 from aiosmtpd.smtp import SMTP
@@ -46,6 +50,7 @@ class Sink:
                 parts.setdefault(part.get_content_type(), part.get_content())
         summary = {
             "mail_from": envelope.mail_from,
+            "tls": server.transport.get_extra_info("ssl_object") is not None,
             "rcpt_tos": envelope.rcpt_tos,
             "headers": {k.lower(): str(v) for k, v in msg.items()},
             "content_type": msg.get_content_type(),
@@ -66,16 +71,31 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--dir", required=True)
     parser.add_argument("--reject", action="append", default=[])
+    parser.add_argument("--cert")
+    parser.add_argument("--key")
+    parser.add_argument("--implicit-tls", action="store_true")
     args = parser.parse_args()
     os.makedirs(args.dir, exist_ok=True)
     handler = Sink(args.dir, args.reject)
+    context = None
+    if args.cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.cert, args.key)
+    starttls = context if context and not args.implicit_tls else None
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     server = loop.run_until_complete(
         loop.create_server(
-            lambda: SMTP(handler, hostname="sink.test", decode_data=False),
+            lambda: SMTP(
+                handler,
+                hostname="sink.test",
+                decode_data=False,
+                tls_context=starttls,
+                require_starttls=starttls is not None,
+            ),
             host="127.0.0.1",
             port=args.port,
+            ssl=context if args.implicit_tls else None,
         )
     )
     loop.add_signal_handler(signal.SIGTERM, loop.stop)

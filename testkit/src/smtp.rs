@@ -2,6 +2,8 @@
 //! (aiosmtpd) on a free port, run by the test venv's Python
 //! (`FLEET_TEST_PYTHON`, made by scripts/test from tests/requirements.txt).
 //! Each accepted message lands as a `.eml` file with a `.json` summary beside it.
+//! With TLS, the sink presents a certificate for 127.0.0.1 issued by a CA made
+//! for it (openssl), which the client must be told to trust.
 
 use crate::{free_port, unique, wait_for};
 use serde_json::Value;
@@ -14,7 +16,17 @@ pub struct SmtpSink {
     pub port: u16,
     dir: PathBuf,
     reject: Vec<String>,
+    tls: Option<SinkTls>,
     child: Option<Child>,
+}
+
+/// How a sink speaks TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkTls {
+    /// Plain text until STARTTLS, which it requires before accepting mail.
+    StartTls,
+    /// TLS from the first byte (`smtps://`).
+    Implicit,
 }
 
 impl SmtpSink {
@@ -38,13 +50,33 @@ impl SmtpSink {
             port: free_port(),
             dir,
             reject: reject.iter().map(|r| (*r).to_owned()).collect(),
+            tls: None,
             child: None,
         }
     }
 
-    /// `smtp://127.0.0.1:PORT?tls=none`, the `notify.smtp_url` that reaches it.
+    /// Starts a sink speaking TLS as `mode` with a certificate made for it: trust [`SmtpSink::ca_file`].
+    pub async fn with_tls(mode: SinkTls) -> SmtpSink {
+        let mut sink = SmtpSink::stopped(&[]);
+        make_certificates(&sink.dir);
+        sink.tls = Some(mode);
+        sink.resume().await;
+        sink
+    }
+
+    /// The CA certificate (PEM) that issued a TLS sink's certificate.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("tls").join("ca.pem")
+    }
+
+    /// The `notify.smtp_url` that reaches it: `smtp://127.0.0.1:PORT?tls=none`,
+    /// `…?tls=required` with STARTTLS, `smtps://…` with implicit TLS.
     pub fn url(&self) -> String {
-        format!("smtp://127.0.0.1:{}?tls=none", self.port)
+        match self.tls {
+            None => format!("smtp://127.0.0.1:{}?tls=none", self.port),
+            Some(SinkTls::StartTls) => format!("smtp://127.0.0.1:{}?tls=required", self.port),
+            Some(SinkTls::Implicit) => format!("smtps://127.0.0.1:{}", self.port),
+        }
     }
 
     /// Starts the process (again) on the same port and directory and waits until it greets.
@@ -62,11 +94,21 @@ impl SmtpSink {
         for r in &self.reject {
             cmd.arg("--reject").arg(r);
         }
+        if let Some(mode) = self.tls {
+            let tls = self.dir.join("tls");
+            cmd.arg("--cert")
+                .arg(tls.join("cert.pem"))
+                .arg("--key")
+                .arg(tls.join("key.pem"));
+            if mode == SinkTls::Implicit {
+                cmd.arg("--implicit-tls");
+            }
+        }
         let child = cmd.spawn().unwrap_or_else(|e| {
             panic!("start the SMTP sink with `{python}` (aiosmtpd from tests/requirements.txt; ./scripts/test sets FLEET_TEST_PYTHON): {e}")
         });
         self.child = Some(child);
-        let port = self.port;
+        let (port, plain) = (self.port, self.tls != Some(SinkTls::Implicit));
         wait_for(
             "the SMTP sink to greet",
             Duration::from_secs(20),
@@ -75,6 +117,10 @@ impl SmtpSink {
                 let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", port))
                     .await
                     .ok()?;
+                if !plain {
+                    // TLS from the first byte: accepting connections is all that can be seen here.
+                    return Some(());
+                }
                 let mut greeting = [0u8; 3];
                 conn.read_exact(&mut greeting).await.ok()?;
                 (&greeting == b"220").then_some(())
@@ -128,6 +174,84 @@ impl SmtpSink {
             .iter()
             .filter_map(|p| std::fs::read_to_string(p).ok())
             .collect()
+    }
+}
+
+/// Writes `dir/tls/{ca.pem, cert.pem, key.pem}`: a CA, and a server
+/// certificate for 127.0.0.1 it issued (P-256, valid two days).
+fn make_certificates(dir: &std::path::Path) {
+    let tls = dir.join("tls");
+    std::fs::create_dir_all(&tls).expect("create the certificate directory");
+    std::fs::write(
+        tls.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("write the certificate extensions");
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let steps: [Vec<&str>; 3] = [
+        [
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=Fleet test CA",
+            ],
+        ]
+        .concat(),
+        [
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                "key.pem",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ],
+        ]
+        .concat(),
+        vec![
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "cert.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+        ],
+    ];
+    for args in steps {
+        let out = std::process::Command::new("openssl")
+            .args(&args)
+            .current_dir(&tls)
+            .output()
+            .unwrap_or_else(|e| panic!("run openssl (Debian package openssl): {e}"));
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 

@@ -18,6 +18,9 @@ pub struct NotifySettings {
     /// `smtp://host:port` (STARTTLS when offered), `smtp://…?tls=required`, `smtps://host:port`
     /// (implicit TLS) or `smtp://…?tls=none` (plain, for local sinks). Email is off when unset.
     pub smtp_url: Option<String>,
+    /// PEM certificate(s) trusted for the SMTP server besides the system's
+    /// roots: a private CA or a self-signed server.
+    pub smtp_ca_file: Option<std::path::PathBuf>,
     /// SMTP user name.
     pub smtp_username: Option<String>,
     /// SMTP password.
@@ -53,6 +56,7 @@ impl Default for NotifySettings {
             daily_promotional_cap: 3,
             default_locale: "en".to_owned(),
             smtp_url: None,
+            smtp_ca_file: None,
             smtp_username: None,
             smtp_password: None,
             email_from: "Fleet <notifications@localhost>".to_owned(),

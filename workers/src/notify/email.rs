@@ -22,7 +22,7 @@ use lettre::{
     },
     transport::smtp::{
         authentication::Credentials,
-        client::{Tls, TlsParameters},
+        client::{Certificate, Tls, TlsParameters},
     },
 };
 use serde_json::Value;
@@ -35,6 +35,14 @@ pub enum EmailError {
     /// `notify.smtp_url` is not a usable SMTP URL.
     #[error("notify.smtp_url: {0}")]
     SmtpUrl(String),
+    /// `notify.smtp_ca_file` cannot be read or holds no certificate.
+    #[error("notify.smtp_ca_file {path}: {message}")]
+    CaFile {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
     /// TLS parameters for the host could not be made.
     #[error("TLS for the SMTP server: {0}")]
     Tls(#[source] lettre::transport::smtp::Error),
@@ -154,7 +162,26 @@ pub fn transport(
     url: &str,
 ) -> Result<AsyncSmtpTransport<Tokio1Executor>, EmailError> {
     let target = SmtpTarget::parse(url)?;
-    let params = || TlsParameters::new(target.host.clone()).map_err(EmailError::Tls);
+    let extra_root = match &settings.smtp_ca_file {
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| EmailError::CaFile {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            Some(Certificate::from_pem(&pem).map_err(|e| EmailError::CaFile {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?)
+        }
+        None => None,
+    };
+    let params = || {
+        let mut builder = TlsParameters::builder(target.host.clone());
+        if let Some(root) = extra_root.clone() {
+            builder = builder.add_root_certificate(root);
+        }
+        builder.build().map_err(EmailError::Tls)
+    };
     let tls = match target.tls {
         TlsMode::Opportunistic => Tls::Opportunistic(params()?),
         TlsMode::Required => Tls::Required(params()?),
