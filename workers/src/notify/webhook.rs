@@ -245,6 +245,7 @@ impl JobHandler for WebhookHandler {
         };
         if let Some(disabled) = after.filter(|e| e.status != "enabled") {
             let reason = disabled.disabled_reason.unwrap_or_default();
+            metrics::counter!("fleet_notify_webhook_endpoints_disabled_total").increment(1);
             tracing::error!(endpoint_id = %disabled.id, url = %fleet_shared::http::redact_url(&disabled.url), %reason, "webhook endpoint disabled");
             return self
                 .settle(
