@@ -45,6 +45,9 @@ enum Command {
     Keys(commands::keys::KeysCommand),
     /// Print the effective configuration with secrets masked.
     Config,
+    /// Re-seal stored secrets under the current secret key (after a rotation).
+    #[command(subcommand)]
+    Secrets(commands::secrets::SecretsCommand),
     /// Measure a worker on labelled data (`fleet eval categorize FILE.jsonl`).
     #[command(subcommand)]
     Eval(commands::eval::EvalCommand),
@@ -62,6 +65,7 @@ async fn main() -> std::process::ExitCode {
         Command::Supervise(args) => commands::supervise::run(cli.config.as_deref(), args).await,
         Command::Keys(cmd) => commands::keys::run(cli.config.as_deref(), cmd).await,
         Command::Config => commands::config::run(cli.config.as_deref()),
+        Command::Secrets(cmd) => commands::secrets::run(cli.config.as_deref(), cmd).await,
         Command::Eval(cmd) => commands::eval::run(cli.config.as_deref(), cmd).await,
     };
     match result {

@@ -344,3 +344,98 @@ fn queues_watch_redraws_in_place() {
     assert!(screen.contains("every 1s; Ctrl-C to stop"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// After the secret key is rotated, `fleet secrets reseal` moves every stored
+/// secret to the new key; before the old key is listed it names the fix.
+#[tokio::test]
+async fn secrets_reseal_moves_stored_secrets_to_the_current_key() {
+    use fleet_jobs::export::Marketplace;
+    use fleet_shared::{
+        Db,
+        db::notify::WebhookEndpoint,
+        payout::{bank::PayoutDestination, destination},
+        seal::Sealer,
+        secret::SecretKey,
+    };
+    let dir = temp_dir();
+    assert!(fleet(&dir, &["migrate"], &[]).status.success());
+    let db = Db::connect(&format!("sqlite://{}/fleet.db", dir.display()))
+        .await
+        .unwrap();
+    let (old, new) = ("o".repeat(40), "n".repeat(40));
+    let sealer = |text: &str| Sealer::credentials(&SecretKey::from_text(text).unwrap());
+    let account = PayoutDestination {
+        bank: None,
+        stripe_account: Some("acct_1reseal".to_owned()),
+    };
+    destination::store(&db, &sealer(&old), "s1", &account)
+        .await
+        .unwrap();
+    db.insert_webhook_endpoint(&WebhookEndpoint {
+        id: "we_1".to_owned(),
+        url: "https://backend.test/hooks".to_owned(),
+        description: None,
+        event_types: Vec::new(),
+        secret_sealed: sealer(&old).seal("we_1", b"whsec_c2VjcmV0"),
+        status: "enabled".to_owned(),
+        disabled_reason: None,
+        failing_since: None,
+        created_at: 0,
+    })
+    .await
+    .unwrap();
+    let context = "export-connection:s1:shopify";
+    db.put_connection(
+        "s1",
+        Marketplace::Shopify,
+        &sealer(&old).seal(context, br#"{"access_token":"shpat_x"}"#),
+        &serde_json::Map::new(),
+    )
+    .await
+    .unwrap();
+
+    let out = fleet(&dir, &["secrets", "reseal"], &[("FLEET_SECRET_KEY", &new)]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("3 values could not be opened"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("secret_key_previous"), "{}", text(&out));
+
+    let previous = format!("[\"{old}\"]");
+    let env = [
+        ("FLEET_SECRET_KEY", new.as_str()),
+        ("FLEET_SECRET_KEY_PREVIOUS", previous.as_str()),
+    ];
+    let out = fleet(&dir, &["secrets", "reseal"], &env);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("resealed 3 values"), "{}", text(&out));
+
+    // The new key alone opens everything now.
+    let current = sealer(&new);
+    assert_eq!(
+        destination::load(&db, &current, "s1").await.unwrap(),
+        Some(account)
+    );
+    let endpoint = db.webhook_endpoint("we_1").await.unwrap().unwrap();
+    assert_eq!(
+        current.open("we_1", &endpoint.secret_sealed).unwrap(),
+        b"whsec_c2VjcmV0"
+    );
+    let connection = db
+        .connection("s1", Marketplace::Shopify)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        current.open(context, &connection.credentials).unwrap(),
+        br#"{"access_token":"shpat_x"}"#
+    );
+    let again = fleet(&dir, &["secrets", "reseal"], &env);
+    assert!(
+        text(&again).contains("resealed 0 values") && text(&again).contains("3 were already"),
+        "{}",
+        text(&again)
+    );
+}

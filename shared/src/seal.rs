@@ -114,6 +114,19 @@ impl Sealer {
         &self.current.id
     }
 
+    /// Whether `sealed` is already under the current key (nothing to reseal).
+    pub fn is_current(&self, sealed: &str) -> bool {
+        sealed
+            .strip_prefix(PREFIX)
+            .and_then(|rest| rest.split_once(':'))
+            .is_some_and(|(id, _)| id == self.current.id)
+    }
+
+    /// `sealed` opened and sealed again under the current key, for the same `context`.
+    pub fn reseal(&self, context: &str, sealed: &str) -> Result<String, SealError> {
+        Ok(self.seal(context, &self.open(context, sealed)?))
+    }
+
     /// `plaintext` encrypted and bound to `context` (the row id), as text.
     pub fn seal(&self, context: &str, plaintext: &[u8]) -> String {
         let nonce_bytes: [u8; 24] = rand::random();
@@ -219,7 +232,11 @@ mod tests {
         config.secret_key_previous = vec![old_text];
         let rotated = Sealer::from_config(&config).unwrap();
         assert_eq!(rotated.open("row", &sealed).unwrap(), b"token");
-        let resealed = rotated.seal("row", b"token");
+        assert!(!rotated.is_current(&sealed));
+        let resealed = rotated.reseal("row", &sealed).unwrap();
+        assert!(rotated.is_current(&resealed));
+        assert_eq!(rotated.open("row", &resealed).unwrap(), b"token");
+        assert!(rotated.reseal("another row", &sealed).is_err());
         assert_ne!(rotated.key_id(), old.key_id());
         assert!(resealed.starts_with(&format!("v2:{}:", rotated.key_id())));
         assert!(matches!(

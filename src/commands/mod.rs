@@ -7,5 +7,6 @@ pub mod eval;
 pub mod keys;
 pub mod migrate;
 pub mod queues;
+pub mod secrets;
 pub mod supervise;
 pub mod worker;

@@ -12,6 +12,7 @@ mod migrate;
 pub mod notify;
 pub mod notify_events;
 pub mod payouts;
+pub mod sealed;
 pub mod taxonomy;
 
 pub use migrate::SchemaState;
