@@ -5,9 +5,9 @@
 //! delivery state per channel, enqueueing one email and one push job per
 //! recipient (in bulk, due at the end of quiet hours) when the channel is set
 //! up; the emails of an event with a digest key join the recipient's digest
-//! for the current window instead. The first chunk also queues the event for each webhook endpoint that
-//! wants it. Every write is keyed by (event, recipient): redoing a chunk
-//! after a crash writes nothing twice.
+//! for the current window instead. The first chunk also queues the event for
+//! each webhook endpoint that wants it. Every write is keyed by (event,
+//! recipient): redoing a chunk after a crash writes nothing twice.
 
 use super::{event::LoadedEvent, quiet, templates::Templates};
 use crate::runtime::{JobContext, JobError, JobHandler};
@@ -20,12 +20,15 @@ use fleet_shared::{
     db::{
         jobs::NewJob,
         notify::{NotifyUser, Preference},
-        notify_events::{NewDelivery, NewInboxItem},
+        notify_events::{NewDelivery, NewInboxItem, NotifyEvent},
     },
     notify::{Channel, DeliveryState, EventType},
 };
 use serde::Deserialize;
 use std::{collections::HashMap, sync::Arc};
+
+/// One event in one user's digest: (user, digest key, window start, event).
+type DigestItem = (String, String, i64, String);
 
 /// The audience as stored with the event.
 #[derive(Debug, Deserialize)]
@@ -185,6 +188,56 @@ impl FanoutHandler {
             .map_err(JobError::retry)?;
         self.queues.enqueue(jobs).await.map_err(JobError::retry)?;
         Ok(())
+    }
+
+    /// The job delivering `event` to `user_id` on `channel` (email or push),
+    /// due at `run_at`. An email of an event with a digest key joins the
+    /// user's digest for the event's window instead: one job per user, key
+    /// and window, due at the window's end, and the digest item to record.
+    fn delivery_job(
+        &self,
+        channel: Channel,
+        event: &NotifyEvent,
+        user_id: &str,
+        priority: bool,
+        run_at: i64,
+    ) -> Result<(NewJob, Option<DigestItem>), JobError> {
+        let (event_id, user) = (event.id.clone(), user_id.to_owned());
+        let (job, due, digest) = match (channel, &event.digest_key) {
+            (Channel::Email, Some(key)) => {
+                let window = (self.settings.digest_window_secs.max(1) * 1_000) as i64;
+                let window_start = event.created_at - event.created_at.rem_euclid(window);
+                let job = DeliverDigest {
+                    user_id: user.clone(),
+                    digest_key: key.clone(),
+                    window_start,
+                };
+                (
+                    NewJob::of(&job, self.max_attempts),
+                    run_at.max(window_start + window),
+                    Some((user, key.clone(), window_start, event_id)),
+                )
+            }
+            (Channel::Email, None) => {
+                let job = DeliverEmail {
+                    event_id,
+                    user_id: user,
+                    priority,
+                };
+                (NewJob::of(&job, self.max_attempts), run_at, None)
+            }
+            _ => {
+                let job = DeliverPush {
+                    event_id,
+                    user_id: user,
+                    priority,
+                };
+                (NewJob::of(&job, self.max_attempts), run_at, None)
+            }
+        };
+        let mut job = job.map_err(JobError::permanent)?;
+        job.run_at = due;
+        Ok((job, digest))
     }
 
     async fn page(
@@ -348,50 +401,10 @@ impl JobHandler for FanoutHandler {
                             state: DeliveryState::Queued,
                             reason: None,
                         });
-                        let (event_id, user_id, priority) =
-                            (event.id.clone(), id.clone(), job.priority);
-                        let mut send = if let (Channel::Email, Some(key)) =
-                            (channel, &event.digest_key)
-                        {
-                            // One digest job per user, key and window, due at the window's end.
-                            let window = (self.settings.digest_window_secs.max(1) * 1_000) as i64;
-                            let window_start =
-                                event.created_at - event.created_at.rem_euclid(window);
-                            digest_items.push((id.clone(), key.clone(), window_start, event_id));
-                            let mut digest = NewJob::of(
-                                &DeliverDigest {
-                                    user_id,
-                                    digest_key: key.clone(),
-                                    window_start,
-                                },
-                                self.max_attempts,
-                            )
-                            .map_err(JobError::permanent)?;
-                            digest.run_at = (*run_at).max(window_start + window);
-                            jobs.push(digest);
-                            continue;
-                        } else if channel == Channel::Email {
-                            NewJob::of(
-                                &DeliverEmail {
-                                    event_id,
-                                    user_id,
-                                    priority,
-                                },
-                                self.max_attempts,
-                            )
-                        } else {
-                            NewJob::of(
-                                &DeliverPush {
-                                    event_id,
-                                    user_id,
-                                    priority,
-                                },
-                                self.max_attempts,
-                            )
-                        }
-                        .map_err(JobError::permanent)?;
-                        send.run_at = *run_at;
+                        let (send, digest) =
+                            self.delivery_job(channel, &event, id, job.priority, *run_at)?;
                         jobs.push(send);
+                        digest_items.extend(digest);
                     }
                     // Unset senders (email without smtp_url, push without a VAPID key): recorded, never silently dropped.
                     Decision::Deliver { .. } => {
