@@ -162,6 +162,20 @@ async fn email_on_postgres_and_redis() {
     email_flow(Backend::RedisPostgres).await;
 }
 
+/// Waits until u01's email of `event` failed twice and is still queued for a retry.
+async fn retried_twice(p: &Platform, event: &str) {
+    wait_for("two failed attempts", Duration::from_secs(60), || async {
+        let d =
+            p.db.db
+                .delivery(event, Channel::Email, "u01")
+                .await
+                .ok()
+                .flatten();
+        d.filter(|(state, attempts)| state == "queued" && *attempts >= 2)
+    })
+    .await;
+}
+
 /// The server is down when the job first runs: it retries, and sends once the server is up.
 /// A single-recipient transactional event, so this runs on the priority lane.
 async fn server_down_then_up(backend: Backend) {
@@ -179,16 +193,7 @@ async fn server_down_then_up(backend: Backend) {
     assert_eq!(status, 202, "{accepted}");
     assert_eq!(accepted["priority"], true);
     let id = accepted["id"].as_str().unwrap().to_owned();
-    wait_for("two failed attempts", Duration::from_secs(60), || async {
-        let d =
-            p.db.db
-                .delivery(&id, Channel::Email, "u01")
-                .await
-                .ok()
-                .flatten();
-        d.filter(|(state, attempts)| state == "queued" && *attempts >= 2)
-    })
-    .await;
+    retried_twice(&p, &id).await;
     assert!(sink.messages().is_empty());
     sink.resume().await;
     wait_for(
@@ -423,15 +428,6 @@ async fn email_over_tls() {
                 "data": {"title": "Lamp"}, "audience": {"user_ids": ["u01"]}}),
         )
         .await;
-    wait_for("two refused attempts", Duration::from_secs(60), || async {
-        let d =
-            p.db.db
-                .delivery(&id, Channel::Email, "u01")
-                .await
-                .ok()
-                .flatten();
-        d.filter(|(state, attempts)| state == "queued" && *attempts >= 2)
-    })
-    .await;
+    retried_twice(&p, &id).await;
     assert!(sink.messages().is_empty());
 }
