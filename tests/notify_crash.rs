@@ -15,7 +15,7 @@ use fleet_shared::{
     },
 };
 use fleet_testkit::{
-    Backend, RedisServer, SmtpSink, TestDb, unique, wait_for, worker::WorkerProcess,
+    Backend, RedisServer, SmtpSink, TestDb, silent_smtp, unique, wait_for, worker::WorkerProcess,
 };
 use std::{collections::HashMap, time::Duration};
 
@@ -41,20 +41,6 @@ fn spawn_worker(db: &TestDb, redis: Option<&str>, smtp_url: &str) -> WorkerProce
         env.push(("FLEET_REDIS_URL", url.to_owned()));
     }
     WorkerProcess::spawn(env!("CARGO_BIN_EXE_fleet"), &["notify"], &env)
-}
-
-/// An SMTP server that accepts connections and never says a word: a send
-/// waits on it until the worker is killed.
-async fn silent_smtp() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("smtp://{}?tls=none", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
-    url
 }
 
 /// Inbox rows of the event: total and distinct users.

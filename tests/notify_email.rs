@@ -230,10 +230,7 @@ async fn server_down_then_up_on_postgres_and_redis() {
 async fn quiet_hours_defer(backend: Backend) {
     let sink = SmtpSink::start().await;
     let (p, key) = start(backend, sink.url()).await;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now = fleet_shared::db::now_ms();
     let minute = now / 60_000 % 1_440;
     let hhmm = |m: i64| format!("{:02}:{:02}", m.rem_euclid(1_440) / 60, m.rem_euclid(60));
     // Quiet from an hour ago until two hours from now (UTC).
@@ -289,10 +286,7 @@ async fn digests(backend: Backend) {
     let sink = SmtpSink::start().await;
     let (p, key) = start(backend, sink.url()).await;
     // Windows are 3 s, aligned to the epoch: start just after a boundary so the events share one.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
+    let now = fleet_shared::db::now_ms() as u64;
     tokio::time::sleep(Duration::from_millis(3_000 - now % 3_000 + 100)).await;
     let mut ids = Vec::new();
     for (i, title) in ["Lamp", "Chair", "Rug"].iter().enumerate() {

@@ -49,6 +49,18 @@ async fn start(backend: Backend) -> (Platform, String, PushService) {
             .await;
         assert_eq!(status, 201, "{body}");
     }
+    let (status, body) = p
+        .call(
+            "POST",
+            "/v1/users/p3/push-subscriptions",
+            &key,
+            Some(json!({"endpoint": "ftp://push.test/x", "keys": {"p256dh": "AAAA", "auth": "AAAA"}})),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    for field in ["endpoint", "keys.p256dh", "keys.auth"] {
+        assert!(body.to_string().contains(field), "{field}: {body}");
+    }
     (p, key, service)
 }
 

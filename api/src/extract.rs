@@ -23,6 +23,14 @@ pub fn invalid_seller_id(seller_id: Option<&str>) -> Option<FieldError> {
         .then(|| FieldError::new("seller_id", "must be 1-128 characters"))
 }
 
+/// The error for `field` unless `url` is an http(s) URL with a host, of at most 2048 characters.
+pub fn invalid_http_url(field: &str, url: &str) -> Option<FieldError> {
+    let ok = url.len() <= 2_048
+        && url::Url::parse(url)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+    (!ok).then(|| FieldError::new(field, "must be an http(s) URL of at most 2048 characters"))
+}
+
 /// A JSON body, parsed and validated.
 #[derive(Debug, Clone)]
 pub struct ValidJson<T>(pub T);

@@ -186,7 +186,7 @@ async fn run(
         "secs": secs,
         "per_sec": n as f64 / secs,
         "files": record.files.len(),
-        "peak_rss_mib": rss::peak_rss_mib(),
+        "peak_rss_mib": rss::peak_rss_mib_of("self"),
     }))
 }
 

@@ -2,6 +2,8 @@
 //! process on one thread (decode with shrink-on-load, orient, resize, encode),
 //! repeated for SECONDS; prints images/s and peak RSS as JSON.
 
+mod rss;
+
 use fleet_workers::media::image::{
     OutputFormat, apply_orientation, decode, encode, exif_orientation, resize, sniff,
 };
@@ -67,21 +69,7 @@ fn run() -> Result<(), String> {
     println!(
         "{{\"images_per_sec\": {:.2}, \"peak_rss_mb\": {:.1}, \"output_bytes\": {warm}}}",
         images as f64 / secs,
-        peak_rss_mb()
+        rss::peak_rss_mib_of("self")
     );
     Ok(())
-}
-
-/// Peak resident set size of this process (VmHWM), in MiB.
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|kb| kb.parse::<f64>().ok())
-            })
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }

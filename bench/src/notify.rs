@@ -27,7 +27,8 @@ use fleet_shared::{
     secret::SecretKey,
 };
 use fleet_testkit::{
-    RedisServer, SmtpSink, TestDb, unique, webhook::WebhookReceiver, worker::WorkerProcess,
+    RedisServer, SmtpSink, TestDb, silent_smtp, unique, webhook::WebhookReceiver,
+    worker::WorkerProcess,
 };
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -133,19 +134,6 @@ async fn inbox_rows(db: &Db, event: &str) -> Result<i64, BoxError> {
     )
 }
 
-/// An SMTP server that accepts connections and never answers.
-async fn silent_smtp() -> Result<String, BoxError> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("smtp://{}?tls=none", listener.local_addr()?);
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
-    Ok(url)
-}
-
 async fn fanout(
     fleet: &str,
     followers: usize,
@@ -160,7 +148,7 @@ async fn fanout(
         "seeded {followers} followers in {:.1}s",
         seeded.elapsed().as_secs_f64()
     );
-    let smtp = silent_smtp().await?;
+    let smtp = silent_smtp().await;
     let procs = workers(fleet, n_workers, &db, &redis.url(), Some(&smtp));
     tokio::time::sleep(Duration::from_secs(2)).await;
 

@@ -16,6 +16,8 @@
 //! Queued jobs go to the database's own jobs table (nothing consumes them):
 //! the benchmark needs no Redis and leaves none behind.
 
+mod rss;
+
 use fleet_jobs::payout::{BuildSepaBatch, RunPayouts};
 use fleet_shared::{
     Config, Db, Queues,
@@ -71,18 +73,6 @@ fn config(url: &str) -> Config {
 
 fn seller(n: usize) -> String {
     format!("bench-s{n:06}")
-}
-
-/// This process's peak resident set (VmHWM), in MiB.
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// Posts `kind` for every order, `writers` tasks each taking every `writers`-th order.
@@ -201,7 +191,7 @@ async fn run(url: &str) -> Result<(), BoxError> {
         blobs: fleet_shared::blob::open(&config, &secret).await?,
         config: Arc::clone(&config),
     };
-    let rss_before = peak_rss_mib();
+    let rss_before = rss::peak_rss_mib_of("self");
     let started = Instant::now();
     let summary = RunHandler::new(services.clone())
         .run(&RunPayouts {
@@ -210,7 +200,7 @@ async fn run(url: &str) -> Result<(), BoxError> {
         })
         .await?;
     let run_secs = started.elapsed().as_secs_f64();
-    let run_rss = peak_rss_mib();
+    let run_rss = rss::peak_rss_mib_of("self");
     eprintln!(
         "payout run: {} payouts in {run_secs:.1} s, peak RSS {run_rss:.1} MiB",
         summary.payouts
@@ -262,7 +252,7 @@ async fn run(url: &str) -> Result<(), BoxError> {
             "sepa_secs": sepa_secs,
             "sepa_payouts": batch.payouts,
             "sepa_ctrl_sum": batch.ctrl_sum,
-            "peak_rss_mib": peak_rss_mib(),
+            "peak_rss_mib": rss::peak_rss_mib_of("self"),
             "first_seller_in_transit": in_transit,
         })
     );

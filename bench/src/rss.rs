@@ -1,11 +1,5 @@
 //! Peak memory of the benchmark process, or of a process it started.
 
-/// This process's peak resident set (VmHWM), in MiB.
-#[allow(dead_code)]
-pub fn peak_rss_mib() -> f64 {
-    peak_rss_mib_of("self")
-}
-
 /// The peak resident set (VmHWM) of process `pid` (`self` for this one), in MiB.
 pub fn peak_rss_mib_of(pid: &str) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))

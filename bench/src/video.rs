@@ -3,6 +3,8 @@
 //! AAC 128 kb/s, MP4 with faststart), RUNS times; prints the wall time of each
 //! run and the peak RSS as JSON. No poster: the same work as one `ffmpeg` command.
 
+mod rss;
+
 use fleet_workers::media::video::{Progress, VideoSettings, transcode};
 use std::time::Instant;
 
@@ -47,22 +49,8 @@ fn run() -> Result<(), String> {
         .join(", ");
     println!(
         "{{\"secs\": [{list}], \"peak_rss_mb\": {:.1}, \"output_bytes\": {bytes}, \"preset\": \"{}\"}}",
-        peak_rss_mb(),
+        rss::peak_rss_mib_of("self"),
         settings.preset
     );
     Ok(())
-}
-
-/// Peak resident set size of this process (VmHWM), in MiB.
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|kb| kb.parse::<f64>().ok())
-            })
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }

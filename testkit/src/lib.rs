@@ -16,7 +16,7 @@ pub mod stripe;
 pub mod webhook;
 pub mod worker;
 
-pub use smtp::{SinkTls, SmtpSink};
+pub use smtp::{SinkTls, SmtpSink, silent_smtp};
 
 use fleet_shared::{Db, Queues, blob::Blobs};
 use std::{future::Future, time::Duration};

@@ -22,7 +22,7 @@ use hkdf::Hkdf;
 use p256::{
     PublicKey, SecretKey,
     ecdsa::{Signature, VerifyingKey, signature::Verifier},
-    elliptic_curve::sec1::ToEncodedPoint,
+    elliptic_curve::{rand_core::RngCore, sec1::ToEncodedPoint},
 };
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -95,7 +95,8 @@ impl PushService {
     /// A new subscriber `name`: its `PushSubscription.toJSON()` (endpoint and keys).
     pub fn subscribe(&self, name: &str) -> Value {
         let secret = SecretKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
-        let auth: [u8; 16] = std::array::from_fn(|_| rand_byte());
+        let mut auth = [0u8; 16];
+        p256::elliptic_curve::rand_core::OsRng.fill_bytes(&mut auth);
         let public = secret.public_key().to_encoded_point(false);
         self.inner()
             .subscribers
@@ -128,13 +129,6 @@ impl PushService {
     pub fn refusals(&self) -> Vec<String> {
         self.inner().refusals.clone()
     }
-}
-
-fn rand_byte() -> u8 {
-    use p256::elliptic_curve::rand_core::RngCore;
-    let mut b = [0u8; 1];
-    p256::elliptic_curve::rand_core::OsRng.fill_bytes(&mut b);
-    b[0]
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -177,6 +177,26 @@ impl SmtpSink {
     }
 }
 
+/// An SMTP server that accepts connections and never says a word: a send
+/// waits on it until the client gives up or is killed. Returns its
+/// `notify.smtp_url`; it listens as long as the test's runtime runs.
+pub async fn silent_smtp() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a port for the silent SMTP server");
+    let url = format!(
+        "smtp://{}?tls=none",
+        listener.local_addr().expect("its address")
+    );
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    url
+}
+
 /// Writes `dir/tls/{ca.pem, cert.pem, key.pem}`: a CA, and a server
 /// certificate for 127.0.0.1 it issued (P-256, valid two days).
 fn make_certificates(dir: &std::path::Path) {

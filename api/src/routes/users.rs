@@ -5,7 +5,7 @@
 use crate::{
     auth::Principal,
     error::{ApiError, ApiResult, FieldError},
-    extract::{ValidJson, Validate},
+    extract::{ValidJson, Validate, invalid_http_url},
     state::AppState,
 };
 use axum::{
@@ -236,11 +236,7 @@ fn base64url(s: &str, len: usize) -> bool {
 impl Validate for PushSubscriptionInput {
     fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
-        if !(self.endpoint.starts_with("https://") || self.endpoint.starts_with("http://"))
-            || self.endpoint.len() > 2_048
-        {
-            errors.push(FieldError::new("endpoint", "must be an http(s) URL"));
-        }
+        errors.extend(invalid_http_url("endpoint", &self.endpoint));
         if !base64url(&self.keys.p256dh, 65) {
             errors.push(FieldError::new(
                 "keys.p256dh",

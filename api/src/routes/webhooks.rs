@@ -7,7 +7,7 @@ use super::{ops::PageQuery, payouts::sealer, rfc3339};
 use crate::{
     auth::Principal,
     error::{ApiError, ApiResult, FieldError},
-    extract::{ValidJson, Validate},
+    extract::{ValidJson, Validate, invalid_http_url},
     state::AppState,
 };
 use axum::{
@@ -43,17 +43,6 @@ pub fn router() -> Router<AppState> {
         .route("/v1/webhook-endpoints/{id}/attempts", get(list_attempts))
 }
 
-fn url_errors(url: &str, errors: &mut Vec<FieldError>) {
-    let ok = url::Url::parse(url)
-        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
-    if !ok || url.len() > 2_048 {
-        errors.push(FieldError::new(
-            "url",
-            "must be an http(s) URL of at most 2048 characters",
-        ));
-    }
-}
-
 fn event_type_errors(types: &[String], errors: &mut Vec<FieldError>) {
     for (i, t) in types.iter().enumerate() {
         if let Err(e) = t.parse::<EventType>() {
@@ -80,7 +69,7 @@ pub struct NewEndpoint {
 impl Validate for NewEndpoint {
     fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
-        url_errors(&self.url, &mut errors);
+        errors.extend(invalid_http_url("url", &self.url));
         event_type_errors(&self.event_types, &mut errors);
         if let Some(secret) = &self.secret {
             let bytes = secret
@@ -115,7 +104,7 @@ impl Validate for EndpointPatch {
     fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         if let Some(url) = &self.url {
-            url_errors(url, &mut errors);
+            errors.extend(invalid_http_url("url", url));
         }
         if let Some(types) = &self.event_types {
             event_type_errors(types, &mut errors);

@@ -5,13 +5,17 @@
 use super::{Db, DbError, on_pool};
 use crate::seal::Sealer;
 
-/// A column of sealed values, its table's primary key, and the SQL
-/// expression of the context each row's value is bound to.
+/// A column of sealed values, its table's primary key, and the context each
+/// row's value is bound to, from that key (as the code that seals it makes it).
 struct SealedColumn {
     table: &'static str,
     column: &'static str,
     key: &'static [&'static str],
-    context: &'static str,
+    context: fn(&[String]) -> String,
+}
+
+fn first_key(key: &[String]) -> String {
+    key[0].clone()
 }
 
 const COLUMNS: [SealedColumn; 3] = [
@@ -19,19 +23,19 @@ const COLUMNS: [SealedColumn; 3] = [
         table: "export_connections",
         column: "credentials",
         key: &["seller_id", "marketplace"],
-        context: "'export-connection:' || seller_id || ':' || marketplace",
+        context: |key| crate::export::connection::context(&key[0], &key[1]),
     },
     SealedColumn {
         table: "payout_accounts",
         column: "sealed",
         key: &["seller_id"],
-        context: "seller_id",
+        context: first_key,
     },
     SealedColumn {
         table: "notify_webhook_endpoints",
         column: "secret_sealed",
         key: &["id"],
-        context: "id",
+        context: first_key,
     },
 ];
 
@@ -57,13 +61,7 @@ impl Db {
     ) -> Result<ResealReport, DbError> {
         let mut rows = Vec::new();
         for c in &COLUMNS {
-            let sql = format!(
-                "SELECT {}, {}, {} FROM {}",
-                c.context,
-                c.column,
-                c.key.join(", "),
-                c.table
-            );
+            let sql = format!("SELECT {}, {} FROM {}", c.column, c.key.join(", "), c.table);
             let found: Vec<Vec<String>> = on_pool!(self, pool => {
                 use sqlx::Row;
                 sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -71,7 +69,7 @@ impl Db {
                     .await
                     .and_then(|rows| {
                         rows.iter()
-                            .map(|r| (0..c.key.len() + 2).map(|i| r.try_get::<String, _>(i)).collect())
+                            .map(|r| (0..c.key.len() + 1).map(|i| r.try_get::<String, _>(i)).collect())
                             .collect()
                     })
             })?;
@@ -80,11 +78,12 @@ impl Db {
         let total = rows.len() as u64;
         let mut report = ResealReport::default();
         for (done, (c, values)) in rows.into_iter().enumerate() {
-            let (context, sealed, key) = (&values[0], &values[1], &values[2..]);
+            let (sealed, key) = (&values[0], &values[1..]);
             if sealer.is_current(sealed) {
                 report.current += 1;
             } else {
-                match sealer.reseal(context, sealed) {
+                let context = (c.context)(key);
+                match sealer.reseal(&context, sealed) {
                     Ok(new) => {
                         let at: Vec<String> = c
                             .key

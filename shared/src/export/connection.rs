@@ -194,7 +194,8 @@ fn is_shop_domain(domain: &str) -> bool {
 }
 
 /// The sealing context of a connection: a sealed value cannot move to another seller or marketplace.
-fn context(seller_id: &str, marketplace: Marketplace) -> String {
+/// What a connection's sealed credentials are bound to: its seller and marketplace (name).
+pub(crate) fn context(seller_id: &str, marketplace: impl std::fmt::Display) -> String {
     format!("export-connection:{seller_id}:{marketplace}")
 }
 

@@ -226,8 +226,22 @@ impl HttpClient {
     }
 }
 
-fn is_retryable(status: StatusCode) -> bool {
+/// Whether an answer with `status` is worth retrying later (429 and 5xx).
+pub fn is_retryable(status: StatusCode) -> bool {
     status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+}
+
+/// `answered {status}: {the body's first 200 characters}`, to name a refusal in an error.
+pub async fn answered(response: Response) -> String {
+    let status = response.status();
+    let text: String = response
+        .text()
+        .await
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .collect();
+    format!("answered {status}: {}", text.trim())
 }
 
 /// The wait a `Retry-After` header asks for (seconds or an HTTP date).

@@ -25,7 +25,6 @@ use lettre::{
         client::{Certificate, Tls, TlsParameters},
     },
 };
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::{sync::Arc, time::Duration};
 
@@ -437,16 +436,6 @@ impl EmailHandler {
             .map_err(JobError::retry)?;
         Ok(state.is_some_and(|(s, _)| s == DeliveryState::Sent.as_str()))
     }
-
-    fn render(
-        &self,
-        locale: &str,
-        kind: &str,
-        part: &str,
-        data: &Value,
-    ) -> Result<String, TemplateError> {
-        self.templates.render(locale, kind, part, data)
-    }
 }
 
 impl JobHandler for EmailHandler {
@@ -462,11 +451,10 @@ impl JobHandler for EmailHandler {
         let Some((to, locale)) = self.recipient(&events, &job.user_id).await? else {
             return Ok(());
         };
-        let kind = event.event_type.as_str();
-        let text = self
-            .render(&locale, kind, "title", &event.data)
-            .and_then(|title| Ok((title, self.render(&locale, kind, "body", &event.data)?)));
-        let (title, body) = match text {
+        let texts = self
+            .templates
+            .texts(&locale, event.event_type.as_str(), &event.data);
+        let (title, body) = match texts {
             Ok(t) => t,
             Err(err) => return self.fail(&events, &job.user_id, &err.to_string()).await,
         };
@@ -505,34 +493,27 @@ impl JobHandler for DigestHandler {
         let Some((to, locale)) = email.recipient(&ids, &job.user_id).await? else {
             return Ok(());
         };
-        let mut lines = Vec::with_capacity(events.len());
-        let mut text = Ok(());
-        for e in &events {
-            let kind = e.event_type.as_str();
-            match email.render(&locale, kind, "title", &e.data).and_then(|t| {
-                Ok(format!(
-                    "{t}: {}",
-                    email.render(&locale, kind, "body", &e.data)?
-                ))
-            }) {
-                Ok(line) => lines.push(line),
-                Err(err) => text = Err(err),
-            }
-        }
-        let title = text.and_then(|()| {
-            email.render(
-                &locale,
-                "digest",
-                "title",
-                &serde_json::json!({ "count": events.len() }),
-            )
-        });
-        let title = match title {
+        // One line per event, under a title counting them.
+        let texts = events
+            .iter()
+            .map(|e| {
+                let (title, body) =
+                    email
+                        .templates
+                        .texts(&locale, e.event_type.as_str(), &e.data)?;
+                Ok(format!("{title}: {body}"))
+            })
+            .collect::<Result<Vec<_>, TemplateError>>()
+            .and_then(|lines| {
+                let count = serde_json::json!({ "count": lines.len() });
+                let title = email.templates.render(&locale, "digest", "title", &count)?;
+                Ok((title, lines.join("\n")))
+            });
+        let (title, body) = match texts {
             Ok(t) => t,
             Err(err) => return email.fail(&ids, &job.user_id, &err.to_string()).await,
         };
         let about = format!("digest-{}-{}", job.digest_key, job.window_start);
-        let body = lines.join("\n");
         let content = EmailContent {
             about: &about,
             category: first.event_type.category(),

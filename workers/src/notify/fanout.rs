@@ -365,12 +365,11 @@ impl JobHandler for FanoutHandler {
                     let locale =
                         user.map_or(self.settings.default_locale.as_str(), |u| u.locale.as_str());
                     if !texts.contains_key(locale) {
-                        let render = |part| {
-                            self.templates
-                                .render(locale, event_type.as_str(), part, &data)
-                                .map_err(JobError::permanent)
-                        };
-                        texts.insert(locale.to_owned(), (render("title")?, render("body")?));
+                        let rendered = self
+                            .templates
+                            .texts(locale, event_type.as_str(), &data)
+                            .map_err(JobError::permanent)?;
+                        texts.insert(locale.to_owned(), rendered);
                     }
                     let (title, body) = texts.get(locale).cloned().unwrap_or_default();
                     inbox.push(NewInboxItem {

@@ -12,7 +12,7 @@ use fleet_shared::{
     Db,
     config::NotifySettings,
     db::notify::PushSubscription,
-    http::{HttpClient, HttpSettings},
+    http::{HttpClient, HttpSettings, answered, is_retryable},
     notify::{Category, Channel, DeliveryState},
     vapid::VapidKey,
 };
@@ -172,18 +172,10 @@ impl PushHandler {
         if status.is_success() {
             return PushOutcome::Sent;
         }
-        let text: String = response
-            .text()
-            .await
-            .unwrap_or_default()
-            .chars()
-            .take(200)
-            .collect();
-        let said = format!("push service answered {status}: {}", text.trim());
+        let said = format!("push service {}", answered(response).await);
         match status {
             StatusCode::NOT_FOUND | StatusCode::GONE => PushOutcome::Gone,
-            StatusCode::TOO_MANY_REQUESTS => PushOutcome::Transient(said),
-            s if s.is_server_error() => PushOutcome::Transient(said),
+            s if is_retryable(s) => PushOutcome::Transient(said),
             _ => PushOutcome::Rejected(said),
         }
     }
@@ -251,12 +243,11 @@ impl JobHandler for PushHandler {
         let locale = user
             .as_ref()
             .map_or(self.settings.default_locale.as_str(), |u| u.locale.as_str());
-        let render = |part| {
-            self.templates
-                .render(locale, event.event_type.as_str(), part, &event.data)
-                .map_err(JobError::permanent)
-        };
-        let message = payload(&event, &render("title")?, &render("body")?);
+        let (title, body) = self
+            .templates
+            .texts(locale, event.event_type.as_str(), &event.data)
+            .map_err(JobError::permanent)?;
+        let message = payload(&event, &title, &body);
         let urgency = match event.event_type.category() {
             Category::Transactions | Category::Messages => "high",
             Category::FollowedSellers | Category::LikedItems => "normal",

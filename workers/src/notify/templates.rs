@@ -217,6 +217,19 @@ impl Templates {
         render(&name).map_err(|source| TemplateError::Render { name, source })
     }
 
+    /// The title and body of an `event_type` notification for `locale`.
+    pub fn texts(
+        &self,
+        locale: &str,
+        event_type: &str,
+        data: &Value,
+    ) -> Result<(String, String), TemplateError> {
+        Ok((
+            self.render(locale, event_type, "title", data)?,
+            self.render(locale, event_type, "body", data)?,
+        ))
+    }
+
     /// The text and HTML parts of an email with this title, body and unsubscribe link.
     pub fn email_parts(
         &self,

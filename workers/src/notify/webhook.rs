@@ -13,7 +13,7 @@ use fleet_shared::{
     Db, Queues,
     config::NotifySettings,
     db::{jobs::NewJob, notify::WebhookAttempt},
-    http::{HttpClient, HttpSettings},
+    http::{HttpClient, HttpSettings, answered},
     notify::{Channel, DeliveryState, WEBHOOK_SECRET_PREFIX as SECRET_PREFIX},
     seal::Sealer,
 };
@@ -151,20 +151,10 @@ impl WebhookHandler {
             Ok(response) if response.status().is_success() => {
                 (Some(response.status().as_u16()), None)
             }
-            Ok(response) => {
-                let status = response.status();
-                let text: String = response
-                    .text()
-                    .await
-                    .unwrap_or_default()
-                    .chars()
-                    .take(200)
-                    .collect();
-                (
-                    Some(status.as_u16()),
-                    Some(format!("answered {status}: {}", text.trim())),
-                )
-            }
+            Ok(response) => (
+                Some(response.status().as_u16()),
+                Some(answered(response).await),
+            ),
             Err(e) => (None, Some(e.to_string())),
         }
     }
