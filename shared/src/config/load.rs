@@ -53,20 +53,23 @@ pub(super) fn load(
     file: Option<&Path>,
     vars: impl Iterator<Item = (String, String)>,
 ) -> Result<Config, ConfigError> {
-    let mut table = match file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    // The defaults are the base, so a setting given for one field of a
+    // section (`kinds.media.max_replicas`) keeps that section's other defaults
+    // (media's concurrency 2, not the generic 8).
+    let mut table = toml::Table::try_from(Config::default()).unwrap_or_default();
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let from_file = text
+            .parse::<toml::Table>()
+            .map_err(|e| ConfigError::Syntax {
                 path: path.to_owned(),
-                source,
+                message: e.message().to_owned(),
             })?;
-            text.parse::<toml::Table>()
-                .map_err(|e| ConfigError::Syntax {
-                    path: path.to_owned(),
-                    message: e.message().to_owned(),
-                })?
-        }
-        None => toml::Table::new(),
-    };
+        merge(&mut table, from_file);
+    }
     for (name, value) in vars {
         let Some(rest) = name.strip_prefix("FLEET_") else {
             continue;
@@ -108,6 +111,18 @@ fn env_value(raw: &str) -> toml::Value {
         return list;
     }
     toml::Value::String(raw.to_owned())
+}
+
+/// Lays `overlay` over `base`: tables merge key by key, any other value replaces.
+fn merge(base: &mut toml::Table, overlay: toml::Table) {
+    for (key, value) in overlay {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(inner)), toml::Value::Table(over)) => merge(inner, over),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
 }
 
 fn insert(table: &mut toml::Table, path: &[String], value: toml::Value) {
@@ -440,6 +455,7 @@ fn validate_categorize(c: &super::CategorizeSettings) -> Result<(), ConfigError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::KindSettings;
 
     fn vars(pairs: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
         pairs
@@ -454,6 +470,55 @@ mod tests {
         let config = load(None, vars(&[])).unwrap();
         assert!(config.database_url().starts_with("sqlite://"));
         assert_eq!(config.kinds.media.concurrency, 2);
+    }
+
+    #[test]
+    fn one_setting_of_a_section_keeps_its_other_defaults() {
+        let defaults = Config::default().kinds;
+        let config = load(None, vars(&[("FLEET_KINDS__MEDIA__MAX_REPLICAS", "6")])).unwrap();
+        assert_eq!(config.kinds.media.max_replicas, 6);
+        assert_eq!(
+            config.kinds.media,
+            KindSettings {
+                max_replicas: 6,
+                ..defaults.media.clone()
+            },
+            "media keeps its own concurrency, timeout and scaling"
+        );
+        assert_eq!(config.kinds.media.concurrency, 2);
+        assert_eq!(config.kinds.media.min_replicas, 1);
+        let dir = std::env::temp_dir().join(format!("fleet-config-{}", ulid::Ulid::new()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("fleet.toml");
+        std::fs::write(
+            &file,
+            "[kinds.export]\nconcurrency = 3\n[supervise]\ninterval_ms = 900\n",
+        )
+        .unwrap();
+        let config = load(Some(&file), vars(&[])).unwrap();
+        assert_eq!(config.kinds.export.concurrency, 3);
+        assert_eq!(
+            config.kinds.export.timeout_secs,
+            defaults.export.timeout_secs
+        );
+        assert_eq!(
+            config.kinds.export.max_attempts,
+            defaults.export.max_attempts
+        );
+        assert_eq!(config.supervise.interval_ms, 900);
+        assert_eq!(config.supervise.scale_down_window_secs, 60);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn defaults_round_trip_through_toml() {
+        let table = toml::Table::try_from(Config::default()).expect("the defaults serialise");
+        let back: Config = toml::Value::Table(table).try_into().expect("and read back");
+        assert_eq!(
+            format!("{back:?}"),
+            format!("{:?}", Config::default()),
+            "loading from the serialised defaults changes nothing"
+        );
     }
 
     #[test]
