@@ -670,8 +670,9 @@ async fn amazon_flow(backend: Backend) {
         .await;
     assert_eq!(tested["status"], "ok", "{tested}");
 
-    // Fifteen offers on catalogue products (an EAN each), and one listing Amazon
-    // finds incomplete (no barcode, no brand).
+    // Fifteen offers on catalogue products (an EAN each, no category: Amazon's
+    // generic product type), and one listing Amazon finds incomplete (no
+    // barcode, no brand).
     let mut listings: Vec<Value> = (0..15)
         .map(|i| json!({"sku": format!("A-{i:02}"), "title": format!("Camera lens {i}"), "description": "50mm f/1.8",
             "price": 9900, "currency": "EUR", "quantity": 1, "condition": "like_new", "brand": "Canon",
@@ -679,7 +680,7 @@ async fn amazon_flow(backend: Backend) {
         .collect();
     listings.push(
         json!({"sku": "A-15", "title": "Unbranded strap", "price": 500, "currency": "EUR",
-        "quantity": 1, "condition": "fair"}),
+        "quantity": 1, "condition": "fair", "category": "gid://shopify/TaxonomyCategory/aa-6-10"}),
     );
     let (status, batch) = p
         .call(
@@ -718,6 +719,7 @@ async fn amazon_flow(backend: Backend) {
     assert!(elapsed >= Duration::from_millis(1_000), "{elapsed:?}");
     let stored = amazon.listing("A-03").unwrap();
     assert_eq!(stored["requirements"], "LISTING_OFFER_ONLY");
+    assert_eq!(stored["productType"], "PRODUCT");
     let attributes = &stored["attributes"];
     assert_eq!(attributes["condition_type"][0]["value"], "used_like_new");
     assert_eq!(

@@ -1,8 +1,8 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
 use crate::routes::{
-    blobs, categorize, connections, dashboard, events, exports, health, inbox, jobs, listings,
-    media, metrics, ops, orders, payouts, sellers, stripe, taxonomy, users, webhooks,
+    blobs, categorize, category_map, connections, dashboard, events, exports, health, inbox, jobs,
+    listings, media, metrics, ops, orders, payouts, sellers, stripe, taxonomy, users, webhooks,
 };
 use axum::Json;
 use utoipa::{
@@ -20,6 +20,7 @@ use utoipa::{
         listings::batch_upsert, listings::list, listings::get_listing, listings::update_listing, listings::delete_listing,
         categorize::categorize,
         connections::put_connection, connections::get_connection, connections::delete_connection, connections::test_connection,
+        category_map::list_map, category_map::put_map, category_map::delete_entry, category_map::resolve_category,
         exports::start_export, exports::list_exports, exports::get_export, exports::export_items, exports::cancel_export, exports::retry_failed,
         media::create_upload, media::complete_upload, media::get_media, media::delete_media,
         blobs::download, blobs::upload,

@@ -731,6 +731,13 @@ async fn metrics_and_openapi() {
         ("get", "/v1/connections/{marketplace}"),
         ("delete", "/v1/connections/{marketplace}"),
         ("post", "/v1/connections/{marketplace}/test"),
+        ("get", "/v1/connections/{marketplace}/category-map"),
+        ("put", "/v1/connections/{marketplace}/category-map"),
+        (
+            "delete",
+            "/v1/connections/{marketplace}/category-map/{category}",
+        ),
+        ("get", "/v1/connections/{marketplace}/category-map/resolve"),
         ("post", "/v1/exports"),
         ("get", "/v1/exports"),
         ("get", "/v1/exports/{id}"),

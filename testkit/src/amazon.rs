@@ -3,11 +3,14 @@
 //! port: `POST /auth/o2/token` exchanges the seller's refresh token for an
 //! access token (form-encoded, client id and secret checked); `PUT
 //! /listings/2021-08-01/items/{sellerId}/{sku}?marketplaceIds=…` checks the
-//! `x-amz-access-token`, the seller, the marketplaces, the operation's rate
-//! (5 requests a second, bursts of 10: 429 QuotaExceeded beyond) and the
-//! attributes its requirements need, then answers ACCEPTED or INVALID with
-//! issues. Failure injection: expiring every issued token, revoking the
-//! refresh token.
+//! `x-amz-access-token`, the seller, the marketplaces (each one the seller
+//! sells in), the operation's rate (5 requests a second, bursts of 10: 429
+//! QuotaExceeded beyond) and the attributes its requirements need: every
+//! attribute entry names one of the request's marketplaces, required ones
+//! and the offer have an entry for each, and each offer is priced in its
+//! marketplace's currency. Then it answers ACCEPTED (keeping the listing
+//! per marketplace) or INVALID with issues. Failure injection: expiring
+//! every issued token, revoking the refresh token.
 
 use crate::fake_server::FakeServer;
 use axum::{
@@ -28,16 +31,41 @@ use std::{
 const RATE: f64 = 5.0;
 const BURST: f64 = 10.0;
 
+/// SP-API marketplace ids and the currency each one's offers are priced in.
+const CURRENCIES: &[(&str, &str)] = &[
+    ("ATVPDKIKX0DER", "USD"),
+    ("A2EUQ1WTGCTBG2", "CAD"),
+    ("A1AM78C64UM0Y8", "MXN"),
+    ("A1F83G8C2ARO7P", "GBP"),
+    ("A1PA6795UKMFR9", "EUR"),
+    ("A13V1IB3VIYZZH", "EUR"),
+    ("APJ6JRA9NG5V4", "EUR"),
+    ("A1RKKUPIHCS9HS", "EUR"),
+    ("A1805IZSGTT6HS", "EUR"),
+    ("A2NODRKZP88ZB9", "SEK"),
+    ("A1C3SOZRARQ6R3", "PLN"),
+    ("A1VC38T7YXB528", "JPY"),
+    ("A39IBJ37TRP1C6", "AUD"),
+];
+
+fn currency_of(marketplace_id: &str) -> Option<&'static str> {
+    CURRENCIES
+        .iter()
+        .find(|(id, _)| *id == marketplace_id)
+        .map(|(_, currency)| *currency)
+}
+
 #[derive(Debug)]
 struct Inner {
     client_id: String,
     client_secret: String,
     refresh_token: String,
     seller_id: String,
-    marketplace_id: String,
+    marketplace_ids: Vec<String>,
     tokens: HashSet<String>,
     token_requests: u32,
     listings: HashMap<String, Value>,
+    offers: HashMap<(String, String), Value>,
     puts: u32,
     throttled: u32,
     available: f64,
@@ -60,24 +88,32 @@ pub struct FakeAmazon {
     pub refresh_token: String,
     /// The selling partner id.
     pub seller_id: String,
-    /// The one marketplace the seller sells in.
+    /// The first marketplace the seller sells in.
     pub marketplace_id: String,
+    /// Every marketplace the seller sells in.
+    pub marketplace_ids: Vec<String>,
     shared: Shared,
     _server: FakeServer,
 }
 
 impl FakeAmazon {
-    /// Starts the fake with a full rate bucket.
+    /// Starts the fake with a full rate bucket, for a seller selling in Germany.
     pub fn start() -> FakeAmazon {
+        FakeAmazon::selling_in(&["A1PA6795UKMFR9"])
+    }
+
+    /// Starts the fake for a seller selling in `marketplace_ids`.
+    pub fn selling_in(marketplace_ids: &[&str]) -> FakeAmazon {
         let shared: Shared = Arc::new(Mutex::new(Inner {
             client_id: "amzn1.application-oa2-client.fleet".to_owned(),
             client_secret: crate::unique("secret-"),
             refresh_token: format!("Atzr|{}", crate::unique("")),
             seller_id: "A2FLEETSELLER".to_owned(),
-            marketplace_id: "A1PA6795UKMFR9".to_owned(),
+            marketplace_ids: marketplace_ids.iter().map(|m| (*m).to_owned()).collect(),
             tokens: HashSet::new(),
             token_requests: 0,
             listings: HashMap::new(),
+            offers: HashMap::new(),
             puts: 0,
             throttled: 0,
             available: BURST,
@@ -99,7 +135,8 @@ impl FakeAmazon {
             client_secret: inner.client_secret.clone(),
             refresh_token: inner.refresh_token.clone(),
             seller_id: inner.seller_id.clone(),
-            marketplace_id: inner.marketplace_id.clone(),
+            marketplace_id: inner.marketplace_ids.first().cloned().unwrap_or_default(),
+            marketplace_ids: inner.marketplace_ids.clone(),
             shared: Arc::clone(&shared),
             _server: server,
         }
@@ -118,6 +155,29 @@ impl FakeAmazon {
     /// The listing stored under `sku` (its last accepted body).
     pub fn listing(&self, sku: &str) -> Option<Value> {
         self.with(|i| i.listings.get(sku).cloned())
+    }
+
+    /// The marketplaces that hold an offer of `sku`, sorted.
+    pub fn offered_in(&self, sku: &str) -> Vec<String> {
+        self.with(|i| {
+            let mut out: Vec<String> = i
+                .offers
+                .keys()
+                .filter(|(s, _)| s == sku)
+                .map(|(_, m)| m.clone())
+                .collect();
+            out.sort();
+            out
+        })
+    }
+
+    /// The `purchasable_offer` entry of `sku` in `marketplace_id`.
+    pub fn offer(&self, sku: &str, marketplace_id: &str) -> Option<Value> {
+        self.with(|i| {
+            i.offers
+                .get(&(sku.to_owned(), marketplace_id.to_owned()))
+                .cloned()
+        })
     }
 
     /// Listings accepted so far.
@@ -198,9 +258,14 @@ async fn token(
         .into_response()
 }
 
-/// The issues of `body` for `requirements`, as Amazon reports missing attributes.
-fn issues(body: &Value, marketplace_id: &str) -> Vec<Value> {
-    let attributes = &body["attributes"];
+fn issue(code: &str, message: String, attribute: &str) -> Value {
+    json!({"code": code, "message": message, "severity": "ERROR", "attributeNames": [attribute]})
+}
+
+/// The issues of `body` for the request's `marketplaces`, as Amazon reports them.
+fn issues(body: &Value, marketplaces: &[&str]) -> Vec<Value> {
+    let empty = serde_json::Map::new();
+    let attributes = body["attributes"].as_object().unwrap_or(&empty);
     let requirements = body["requirements"].as_str().unwrap_or("LISTING");
     let mut required = vec![
         "condition_type",
@@ -208,10 +273,8 @@ fn issues(body: &Value, marketplace_id: &str) -> Vec<Value> {
         "fulfillment_availability",
     ];
     if requirements == "LISTING_OFFER_ONLY" {
-        if attributes.get("merchant_suggested_asin").is_none()
-            && attributes
-                .get("externally_assigned_product_identifier")
-                .is_none()
+        if !attributes.contains_key("merchant_suggested_asin")
+            && !attributes.contains_key("externally_assigned_product_identifier")
         {
             required.push("merchant_suggested_asin");
         }
@@ -224,26 +287,82 @@ fn issues(body: &Value, marketplace_id: &str) -> Vec<Value> {
         ]);
     }
     let mut out = Vec::new();
-    for name in required {
-        match attributes.get(name).and_then(Value::as_array) {
-            Some(values) if !values.is_empty() => {
-                let elsewhere = values.iter().any(|v| {
-                    v.get("marketplace_id")
-                        .and_then(Value::as_str)
-                        .is_some_and(|m| m != marketplace_id)
-                });
-                if elsewhere {
-                    out.push(json!({"code": "4000001", "message": format!("'{name}' names another marketplace."), "severity": "ERROR", "attributeNames": [name]}));
+    // Every entry that names a marketplace names one of the request's.
+    for (name, values) in attributes {
+        let Some(values) = values.as_array() else {
+            out.push(issue(
+                "4000001",
+                format!("'{name}' must be a list of values."),
+                name,
+            ));
+            continue;
+        };
+        for value in values {
+            if let Some(m) = value.get("marketplace_id") {
+                let known = m.as_str().is_some_and(|m| marketplaces.contains(&m));
+                if !known {
+                    out.push(issue(
+                        "4000001",
+                        format!("'{name}' names marketplace {m}, which is not in marketplaceIds."),
+                        name,
+                    ));
                 }
             }
-            _ => out.push(json!({"code": "90220", "message": format!("'{name}' is required but not supplied."), "severity": "ERROR", "attributeNames": [name]})),
         }
     }
-    if let Some(price) =
-        attributes["purchasable_offer"][0]["our_price"][0]["schedule"][0]["value_with_tax"].as_f64()
-        && price <= 0.0
+    for name in required {
+        let values = attributes
+            .get(name)
+            .and_then(Value::as_array)
+            .filter(|v| !v.is_empty());
+        let Some(values) = values else {
+            out.push(issue(
+                "90220",
+                format!("'{name}' is required but not supplied."),
+                name,
+            ));
+            continue;
+        };
+        // A value for no marketplace applies to all; otherwise each needs its own.
+        let everywhere = values.iter().any(|v| v.get("marketplace_id").is_none());
+        for m in marketplaces {
+            let here = values.iter().any(|v| v["marketplace_id"] == *m);
+            if !everywhere && !here {
+                out.push(issue(
+                    "90220",
+                    format!("'{name}' is required but not supplied for marketplace {m}."),
+                    name,
+                ));
+            }
+        }
+    }
+    for offer in attributes
+        .get("purchasable_offer")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
     {
-        out.push(json!({"code": "8560", "message": "The price must be greater than 0.", "severity": "ERROR", "attributeNames": ["purchasable_offer"]}));
+        let market = offer["marketplace_id"].as_str().unwrap_or_default();
+        let currency = offer["currency"].as_str().unwrap_or_default();
+        match currency_of(market) {
+            Some(expected) if expected != currency => out.push(issue(
+                "8541",
+                format!(
+                    "The currency {currency} is not valid for marketplace {market}: use {expected}."
+                ),
+                "purchasable_offer",
+            )),
+            _ => {}
+        }
+        if let Some(price) = offer["our_price"][0]["schedule"][0]["value_with_tax"].as_f64()
+            && price <= 0.0
+        {
+            out.push(issue(
+                "8560",
+                "The price must be greater than 0.".to_owned(),
+                "purchasable_offer",
+            ));
+        }
     }
     out
 }
@@ -288,12 +407,17 @@ async fn put_listing(
         );
     }
     inner.available -= 1.0;
-    let marketplaces = query.get("marketplaceIds").cloned().unwrap_or_default();
-    if marketplaces.split(',').all(|m| m != inner.marketplace_id) {
+    let requested = query.get("marketplaceIds").cloned().unwrap_or_default();
+    let marketplaces: Vec<&str> = requested.split(',').filter(|m| !m.is_empty()).collect();
+    if marketplaces.is_empty()
+        || marketplaces
+            .iter()
+            .any(|m| !inner.marketplace_ids.iter().any(|own| own == m))
+    {
         return error(
             StatusCode::BAD_REQUEST,
             "InvalidInput",
-            "marketplaceIds must name a marketplace the seller sells in.",
+            "marketplaceIds must name marketplaces the seller sells in.",
         );
     }
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
@@ -310,13 +434,21 @@ async fn put_listing(
             "productType and attributes are required.",
         );
     }
-    let found = issues(&body, &inner.marketplace_id);
+    let found = issues(&body, &marketplaces);
     let submission = crate::unique("sub-");
     if !found.is_empty() {
         return Json(
             json!({"sku": sku, "status": "INVALID", "submissionId": submission, "issues": found}),
         )
         .into_response();
+    }
+    for m in &marketplaces {
+        let offer = body["attributes"]["purchasable_offer"]
+            .as_array()
+            .and_then(|offers| offers.iter().find(|o| o["marketplace_id"] == *m))
+            .cloned()
+            .unwrap_or(Value::Null);
+        inner.offers.insert((sku.clone(), (*m).to_owned()), offer);
     }
     inner.listings.insert(sku.clone(), body);
     Json(json!({"sku": sku, "status": "ACCEPTED", "submissionId": submission, "issues": []}))

@@ -112,7 +112,7 @@ pub(crate) fn marketplace(name: &str) -> ApiResult<Marketplace> {
 /// Creates or replaces a connection; its status becomes `untested`.
 #[utoipa::path(put, path = "/v1/connections/{marketplace}", tag = "exports",
     params(("marketplace" = String, Path, description = "shopify, etsy or amazon"), SellerQuery),
-    request_body(content = Object, description = "Shopify: shop_domain, access_token, location_id?. Etsy: keystring, shared_secret, access_token, refresh_token, shop_id, shipping_profile_id. Amazon: lwa_client_id, lwa_client_secret, refresh_token, seller_id, marketplace_ids, region?"),
+    request_body(content = Object, description = "Shopify: shop_domain, access_token, location_id?. Etsy: keystring, shared_secret, access_token, refresh_token, shop_id, shipping_profile_id, when_made? (the default of listings without etsy_when_made). Amazon: lwa_client_id, lwa_client_secret, refresh_token, seller_id, marketplace_ids (known SP-API ids of one region), region? (default: the marketplaces' region)"),
     responses(
         (status = 200, body = ConnectionView),
         (status = 404, description = "Unknown marketplace"),

@@ -369,6 +369,9 @@ pub struct ItemView {
     pub status: ItemStatus,
     /// Why it failed or was skipped, in plain words.
     pub error: Option<String>,
+    /// What a succeeded item left out, in plain words (Amazon marketplaces
+    /// selling in another currency than the listing's).
+    pub warning: Option<String>,
     /// The marketplace's id for it.
     pub remote_id: Option<String>,
     /// Last change.
@@ -382,6 +385,7 @@ impl From<ItemRecord> for ItemView {
             sku: r.sku,
             status: r.status,
             error: r.error,
+            warning: r.warning,
             remote_id: r.remote_id,
             updated_at: rfc3339(r.updated_at),
         }

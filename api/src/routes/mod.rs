@@ -2,6 +2,7 @@
 
 pub mod blobs;
 pub mod categorize;
+pub mod category_map;
 pub mod connections;
 pub mod dashboard;
 pub mod events;
@@ -31,6 +32,7 @@ pub fn v1() -> Router<AppState> {
         .merge(inbox::router())
         .merge(categorize::router())
         .merge(connections::router())
+        .merge(category_map::router())
         .merge(exports::router())
         .merge(jobs::router())
         .merge(listings::router())

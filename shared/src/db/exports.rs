@@ -206,6 +206,8 @@ pub struct ItemRecord {
     pub status: ItemStatus,
     /// Why it failed or was skipped, in plain words.
     pub error: Option<String>,
+    /// What a succeeded item left out, in plain words.
+    pub warning: Option<String>,
     /// The marketplace's id for it, once accepted.
     pub remote_id: Option<String>,
     /// Last change (ms since epoch).
@@ -219,6 +221,7 @@ struct ItemRow {
     chunk: i64,
     status: String,
     error: Option<String>,
+    warning: Option<String>,
     remote_id: Option<String>,
     updated_at: i64,
 }
@@ -238,6 +241,7 @@ impl TryFrom<ItemRow> for ItemRecord {
             sku: r.sku,
             chunk: r.chunk,
             error: r.error,
+            warning: r.warning,
             remote_id: r.remote_id,
             updated_at: r.updated_at,
         })
@@ -567,7 +571,7 @@ impl Db {
             ""
         };
         let sql = format!(
-            "SELECT listing_id, sku, chunk, status, error, remote_id, updated_at FROM export_items \
+            "SELECT listing_id, sku, chunk, status, error, warning, remote_id, updated_at FROM export_items \
              WHERE run_id = $1 AND listing_id > $2{by_status} ORDER BY listing_id LIMIT $3"
         );
         let rows: Vec<ItemRow> = on_pool!(self, pool => {
@@ -593,7 +597,8 @@ impl Db {
         remote_id: Option<&str>,
     ) -> Result<bool, DbError> {
         let updated = on_pool!(self, pool => sqlx::query(
-            "UPDATE export_items SET status = $1, error = $2, remote_id = $3, updated_at = $4 \
+            "UPDATE export_items SET status = $1, error = $2, remote_id = $3, updated_at = $4, \
+             warning = CASE WHEN $1 = 'succeeded' THEN warning ELSE NULL END \
              WHERE run_id = $5 AND listing_id = $6 AND status = 'pending'",
         )
         .bind(status.as_str())
@@ -606,6 +611,27 @@ impl Db {
         .await
         .map(|r| r.rows_affected()))?;
         Ok(updated == 1)
+    }
+
+    /// Notes on a still pending item what its export leaves out (kept when it succeeds).
+    pub async fn set_item_warning(
+        &self,
+        id: &str,
+        listing_id: &str,
+        warning: &str,
+    ) -> Result<(), DbError> {
+        on_pool!(self, pool => sqlx::query(
+            "UPDATE export_items SET warning = $1, updated_at = $2 \
+             WHERE run_id = $3 AND listing_id = $4 AND status = 'pending'",
+        )
+        .bind(warning)
+        .bind(now_ms())
+        .bind(id)
+        .bind(listing_id)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
     }
 
     /// Records that `marketplace` holds `remote` for `seller_id` (before the item settles:
@@ -774,7 +800,7 @@ impl Db {
                 return Ok(None);
             };
             sqlx::query(
-                "UPDATE export_items SET status = 'pending', error = NULL, updated_at = $1 \
+                "UPDATE export_items SET status = 'pending', error = NULL, warning = NULL, updated_at = $1 \
                  WHERE run_id = $2 AND status = 'failed'",
             )
             .bind(now)

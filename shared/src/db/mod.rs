@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod categorize;
+pub mod export_category_map;
 pub mod exports;
 pub mod idempotency;
 pub mod jobs;

@@ -6,7 +6,7 @@
 
 use crate::{
     config::ExportSettings,
-    export::connection::ConnectionFields,
+    export::{amazon_marketplaces, connection::ConnectionFields},
     http::HttpClient,
     ratelimit::{Bucket, TokenBuckets},
 };
@@ -75,8 +75,14 @@ pub struct AmazonCredentials {
 }
 
 impl AmazonCredentials {
-    /// The credentials of a stored Amazon connection (region `na` unless set).
+    /// The credentials of a stored Amazon connection (region: the one set, else
+    /// the one serving its marketplaces, else `na`).
     pub fn of(fields: &ConnectionFields) -> AmazonCredentials {
+        let served = fields
+            .list("marketplace_ids")
+            .first()
+            .and_then(|id| amazon_marketplaces::marketplace(id))
+            .map(|m| m.region);
         AmazonCredentials {
             client_id: fields
                 .setting("lwa_client_id")
@@ -85,7 +91,11 @@ impl AmazonCredentials {
             client_secret: fields.secret("lwa_client_secret").to_owned(),
             refresh_token: fields.secret("refresh_token").to_owned(),
             seller_id: fields.setting("seller_id").unwrap_or_default().to_owned(),
-            region: fields.setting("region").unwrap_or("na").to_owned(),
+            region: fields
+                .setting("region")
+                .or(served)
+                .unwrap_or("na")
+                .to_owned(),
         }
     }
 }

@@ -5,6 +5,10 @@
 use crate::{
     Db, DbError,
     db::exports::ConnectionRecord,
+    export::{
+        amazon_marketplaces::{self, MarketplaceError},
+        etsy::WHEN_MADE,
+    },
     seal::{SealError, Sealer},
 };
 use fleet_jobs::export::Marketplace;
@@ -50,6 +54,7 @@ const ETSY: &[Field] = &[
     field("refresh_token", true, true, Kind::Text),
     field("shop_id", false, true, Kind::Text),
     field("shipping_profile_id", false, true, Kind::Text),
+    field("when_made", false, false, Kind::Text),
 ];
 
 const AMAZON: &[Field] = &[
@@ -169,10 +174,27 @@ pub fn parse(
             "must be the shop's myshopify.com domain (`my-shop.myshopify.com`)".to_owned(),
         ));
     }
-    if let Some(region) = out.setting("region")
+    let region = out.setting("region");
+    if let Some(region) = region
         && !matches!(region, "na" | "eu" | "fe")
     {
         errors.push(("region".to_owned(), "must be na, eu or fe".to_owned()));
+    } else if marketplace == Marketplace::Amazon
+        && let Err(e) = amazon_marketplaces::resolve(&out.list("marketplace_ids"), region)
+    {
+        let field = match e {
+            MarketplaceError::WrongRegion { .. } => "region",
+            _ => "marketplace_ids",
+        };
+        errors.push((field.to_owned(), e.to_string()));
+    }
+    if let Some(when_made) = out.setting("when_made")
+        && !WHEN_MADE.contains(&when_made)
+    {
+        errors.push((
+            "when_made".to_owned(),
+            format!("must be one of Etsy's values: {}", WHEN_MADE.join(", ")),
+        ));
     }
     if errors.is_empty() {
         Ok(out)
@@ -333,5 +355,39 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(shop[0].0, "shop_domain");
+    }
+
+    #[test]
+    fn amazon_marketplaces_and_etsy_when_made_are_checked() {
+        let amazon = |ids: Value, region: Option<&str>| {
+            let mut b = json!({"lwa_client_id": "c", "lwa_client_secret": "s",
+                "refresh_token": "r", "seller_id": "A1", "marketplace_ids": ids});
+            if let Some(region) = region {
+                b["region"] = json!(region);
+            }
+            parse(Marketplace::Amazon, &body(b))
+        };
+        assert!(amazon(json!(["A1PA6795UKMFR9", "A13V1IB3VIYZZH"]), None).is_ok());
+        let unknown = amazon(json!(["A1PA6795UKMFR9", "A1XXXX"]), None).unwrap_err();
+        assert_eq!(unknown[0].0, "marketplace_ids");
+        assert!(unknown[0].1.contains("`A1XXXX`"), "{unknown:?}");
+        let mixed = amazon(json!(["ATVPDKIKX0DER", "A1PA6795UKMFR9"]), None).unwrap_err();
+        assert!(mixed[0].1.contains("regions"), "{mixed:?}");
+        let region = amazon(json!(["A1PA6795UKMFR9"]), Some("na")).unwrap_err();
+        assert_eq!(region[0].0, "region");
+
+        let etsy = |when: &str| {
+            parse(
+                Marketplace::Etsy,
+                &body(
+                    json!({"keystring": "k", "shared_secret": "s", "access_token": "a",
+                    "refresh_token": "r", "shop_id": "1", "shipping_profile_id": "2", "when_made": when}),
+                ),
+            )
+        };
+        assert_eq!(etsy("1990s").unwrap().setting("when_made"), Some("1990s"));
+        let bad = etsy("last_week").unwrap_err();
+        assert_eq!(bad[0].0, "when_made");
+        assert!(bad[0].1.contains("before_1700"), "{bad:?}");
     }
 }

@@ -20,6 +20,31 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// The values Etsy takes for a listing's `when_made` (its 2025 list, plus
+/// `2020_2026` of the yearly refresh Etsy announced for its newest range).
+pub const WHEN_MADE: &[&str] = &[
+    "made_to_order",
+    "2020_2026",
+    "2020_2025",
+    "2010_2019",
+    "2006_2009",
+    "before_2006",
+    "2000_2005",
+    "1990s",
+    "1980s",
+    "1970s",
+    "1960s",
+    "1950s",
+    "1940s",
+    "1930s",
+    "1920s",
+    "1910s",
+    "1900s",
+    "1800s",
+    "1700s",
+    "before_1700",
+];
+
 /// Why an Etsy call failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EtsyError {

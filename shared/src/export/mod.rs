@@ -2,6 +2,8 @@
 //! connections and their sealed credentials, and the vocabulary of runs.
 
 pub mod amazon;
+pub mod amazon_marketplaces;
+pub mod category_map;
 pub mod connection;
 pub mod etsy;
 pub mod shopify;

@@ -17,6 +17,8 @@ use fleet_shared::{
     export::{
         ItemStatus, RunStatus,
         amazon::{AmazonClient, AmazonCredentials},
+        amazon_marketplaces,
+        category_map::CategoryMap,
         connection::{self, ConnectionFields},
         etsy::EtsyClient,
         shopify::ShopifyClient,
@@ -31,6 +33,8 @@ pub struct Pushed {
     pub remote_id: Option<String>,
     /// The handle or SKU it is stored under there.
     pub handle: Option<String>,
+    /// What was left out (marketplaces it could not go to), in plain words.
+    pub warning: Option<String>,
 }
 
 /// Why one listing was not sent.
@@ -46,6 +50,12 @@ pub enum PushError {
 
 /// A marketplace that takes listings one at a time.
 pub trait Sink: Send {
+    /// What the sink derives for `listing` beyond its own fields (a mapped
+    /// category, the target marketplaces): part of the hash that skips unchanged listings.
+    fn fingerprint(&self, _listing: &ExportListing) -> String {
+        String::new()
+    }
+
     /// Sends `listing` (already there as `known`, if exported before); a dry run only validates.
     fn push(
         &mut self,
@@ -106,7 +116,15 @@ impl ChunkHandler {
             AmazonCredentials::of(&fields),
             self.shared.buckets().await.map_err(PushError::Transient)?,
         );
-        AmazonSink::open(client, fields.list("marketplace_ids")).await
+        let markets =
+            amazon_marketplaces::resolve(&fields.list("marketplace_ids"), fields.setting("region"))
+                .map_err(|e| {
+                    PushError::Stop(format!(
+                        "the amazon connection is not usable ({e}): put it again"
+                    ))
+                })?;
+        let map = self.category_map(run).await?;
+        AmazonSink::open(client, markets, map).await
     }
 
     /// The seller's Etsy shop, ready to take listings.
@@ -119,14 +137,26 @@ impl ChunkHandler {
             self.shared.buckets().await.map_err(PushError::Transient)?,
         );
         let sealer = self.shared.sealer().map_err(PushError::Transient)?;
+        let map = self.category_map(run).await?;
         EtsySink::open(
             client,
             self.shared.services.clone(),
             sealer,
             &run.seller_id,
             fields,
+            map,
         )
         .await
+    }
+
+    /// The seller's category map for the run's marketplace.
+    async fn category_map(&self, run: &RunRecord) -> Result<CategoryMap, PushError> {
+        self.shared
+            .services
+            .db
+            .category_map(&run.seller_id, run.marketplace)
+            .await
+            .map_err(|e| PushError::Transient(e.to_string()))
     }
 
     /// Stops `run` for `reason`: its pending items fail, the connection shows why.
@@ -181,7 +211,7 @@ impl ChunkHandler {
                 }
                 Err(ItemError::Transient(reason)) => return Err(JobError::Retry(reason)),
             };
-            let hash = listing.content_hash();
+            let hash = listing.content_hash(&sink.fingerprint(&listing));
             if !run.dry_run && known.is_some_and(|k| k.content_hash == hash) {
                 let remote = known.map(|k| k.remote_id.as_str());
                 db.settle_item(
@@ -195,10 +225,21 @@ impl ChunkHandler {
                 .map_err(JobError::retry)?;
                 continue;
             }
-            match sink.push(&listing, known, run.dry_run).await {
+            let pushed = sink.push(&listing, known, run.dry_run).await;
+            if let Ok(Pushed {
+                warning: Some(warning),
+                ..
+            }) = &pushed
+            {
+                db.set_item_warning(&run.id, &id, warning)
+                    .await
+                    .map_err(JobError::retry)?;
+            }
+            match pushed {
                 Ok(Pushed {
                     remote_id: Some(remote_id),
                     handle,
+                    ..
                 }) if !run.dry_run => {
                     let remote = RemoteRecord {
                         listing_id: id,

@@ -1,9 +1,10 @@
 //! Etsy push: a listing becomes a draft listing (created once, updated on
 //! later runs), its first ten photos uploaded in order, and its inventory
-//! (SKU, price, quantity) set. Etsy's category and age fields have no safe
-//! default for second-hand goods, so listings carry them as attributes
-//! (`etsy_taxonomy_id`, `etsy_when_made`; `etsy_who_made` defaults to
-//! `someone_else`). Refreshed OAuth tokens are sealed back into the connection.
+//! (SKU, price, quantity) set. Its Etsy category is the listing's
+//! `etsy_taxonomy_id`, else the seller's category map, else Fleet's defaults;
+//! when it was made is its `etsy_when_made`, else the connection's
+//! `when_made`; `etsy_who_made` defaults to `someone_else`. Refreshed OAuth
+//! tokens are sealed back into the connection.
 
 use super::{
     chunk::{PushError, Pushed, Sink},
@@ -14,8 +15,9 @@ use fleet_jobs::export::Marketplace;
 use fleet_shared::{
     db::exports::RemoteRecord,
     export::{
+        category_map::CategoryMap,
         connection::{self, ConnectionFields},
-        etsy::{self, EtsyClient, EtsyError},
+        etsy::{self, EtsyClient, EtsyError, WHEN_MADE},
     },
     seal::Sealer,
 };
@@ -38,6 +40,7 @@ pub struct EtsySink {
     sealer: Sealer,
     seller_id: String,
     fields: ConnectionFields,
+    map: CategoryMap,
 }
 
 impl From<EtsyError> for PushError {
@@ -51,13 +54,14 @@ impl From<EtsyError> for PushError {
 }
 
 impl EtsySink {
-    /// Reads the shop (proving key and tokens work).
+    /// Reads the shop (proving key and tokens work); categories are mapped with `map`.
     pub async fn open(
         mut client: EtsyClient,
         services: Services,
         sealer: Sealer,
         seller_id: &str,
         fields: ConnectionFields,
+        map: CategoryMap,
     ) -> Result<EtsySink, PushError> {
         let mut shop = client.shop().await;
         let mut sink = EtsySink {
@@ -66,6 +70,7 @@ impl EtsySink {
             sealer,
             seller_id: seller_id.to_owned(),
             fields,
+            map,
         };
         sink.keep_refreshed_tokens().await?;
         if matches!(shop, Err(EtsyError::Unauthorized(_))) && sink.adopt_stored_tokens().await? {
@@ -140,11 +145,24 @@ impl EtsySink {
                 _ => None,
             })
         };
-        let taxonomy = attribute("etsy_taxonomy_id")
-            .filter(|t| t.parse::<u64>().is_ok())
-            .ok_or("Etsy needs its own category: set the attribute etsy_taxonomy_id (an id of Etsy's seller taxonomy)")?;
-        let when_made = attribute("etsy_when_made")
-            .ok_or("Etsy needs to know when the item was made: set the attribute etsy_when_made (such as 2010_2019)")?;
+        let taxonomy = self
+            .map
+            .resolve(r.attributes.get("etsy_taxonomy_id"), r.category.as_deref())
+            .map_err(|e| format!("Etsy needs its own category: {e}"))?
+            .target;
+        let when_made = match attribute("etsy_when_made") {
+            Some(when) if WHEN_MADE.contains(&when.as_str()) => when,
+            Some(when) => {
+                return Err(format!(
+                    "the attribute etsy_when_made is `{when}`, which Etsy does not take: use one of {}",
+                    WHEN_MADE.join(", ")
+                ));
+            }
+            None => self.fields.setting("when_made").map(str::to_owned).ok_or(
+                "Etsy needs to know when the item was made: set when_made on the etsy connection \
+                 (PUT /v1/connections/etsy, such as 2010_2019) or the listing attribute etsy_when_made",
+            )?,
+        };
         let mut tags: Vec<String> = [&r.brand, &r.colour, &r.size]
             .into_iter()
             .flatten()
@@ -245,11 +263,18 @@ impl EtsySink {
         Ok(Pushed {
             remote_id: Some(id),
             handle: Some(r.sku.clone()),
+            warning: None,
         })
     }
 }
 
 impl Sink for EtsySink {
+    fn fingerprint(&self, listing: &ExportListing) -> String {
+        self.draft(listing)
+            .map(|(form, _)| Value::Object(form).to_string())
+            .unwrap_or_default()
+    }
+
     async fn push(
         &mut self,
         listing: &ExportListing,
@@ -261,6 +286,7 @@ impl Sink for EtsySink {
             return Ok(Pushed {
                 remote_id: known.map(|k| k.remote_id.clone()),
                 handle: Some(listing.record.sku.clone()),
+                warning: None,
             });
         }
         let mut sent = self.send(listing, known).await;

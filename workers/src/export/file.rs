@@ -12,7 +12,11 @@ use fleet_jobs::export::{Marketplace, WriteExportFile};
 use fleet_shared::{
     blob::BlobKey,
     db::exports::RunRecord,
-    export::{FileFormat, ItemStatus},
+    export::{
+        FileFormat, ItemStatus,
+        amazon_marketplaces::{self, AmazonMarketplace},
+        category_map::CategoryMap,
+    },
 };
 use serde_json::{Value, json};
 use std::{
@@ -81,7 +85,7 @@ impl FileHandler {
 struct Output {
     dir: PathBuf,
     format: FileFormat,
-    amazon: Option<(String, String)>,
+    amazon_seller: Option<String>,
     files: Vec<PathBuf>,
     csv: Option<csv::Writer<BufWriter<File>>>,
     json: Option<BufWriter<File>>,
@@ -94,11 +98,11 @@ fn io_err(e: impl std::fmt::Display) -> JobError {
 }
 
 impl Output {
-    fn new(dir: PathBuf, format: FileFormat, amazon: Option<(String, String)>) -> Output {
+    fn new(dir: PathBuf, format: FileFormat, amazon_seller: Option<String>) -> Output {
         Output {
             dir,
             format,
-            amazon,
+            amazon_seller,
             files: Vec::new(),
             csv: None,
             json: None,
@@ -143,7 +147,7 @@ impl Output {
         if self.json.is_none() {
             let path = self.next_path("json");
             let mut out = BufWriter::new(File::create(path).map_err(io_err)?);
-            let (seller_id, _) = self.amazon.clone().unwrap_or_default();
+            let seller_id = self.amazon_seller.clone().unwrap_or_default();
             let header = json!({"sellerId": seller_id, "version": "2.0", "issueLocale": "en_US"});
             write!(out, "{{\"header\":{header},\"messages\":[").map_err(io_err)?;
             self.json = Some(out);
@@ -240,7 +244,59 @@ fn shopify_rows(l: &ExportListing, category_path: &str) -> Result<Vec<Vec<String
     Ok(rows)
 }
 
+/// Where an Amazon feed goes: the connection's seller, marketplaces and the seller's category map.
+struct AmazonTarget {
+    seller_id: String,
+    markets: Vec<&'static AmazonMarketplace>,
+    map: CategoryMap,
+}
+
 impl FileHandler {
+    /// The Amazon connection's seller id and marketplaces (Err: why there are none) and the seller's map.
+    async fn amazon_target(
+        &self,
+        run: &RunRecord,
+    ) -> Result<Result<AmazonTarget, String>, JobError> {
+        let db = &self.shared.services.db;
+        let connection = db
+            .connection(&run.seller_id, Marketplace::Amazon)
+            .await
+            .map_err(JobError::retry)?;
+        let settings = connection.map(|c| c.settings).unwrap_or_default();
+        let seller = settings.get("seller_id").and_then(Value::as_str);
+        let ids: Vec<String> = settings
+            .get("marketplace_ids")
+            .and_then(Value::as_array)
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (Some(seller), false) = (seller, ids.is_empty()) else {
+            return Ok(Err("an Amazon feed needs the seller id and marketplaces of the amazon connection: PUT /v1/connections/amazon first".to_owned()));
+        };
+        let region = settings.get("region").and_then(Value::as_str);
+        let markets = match amazon_marketplaces::resolve(&ids, region) {
+            Ok(markets) => markets,
+            Err(e) => {
+                return Ok(Err(format!(
+                    "the amazon connection is not usable ({e}): put it again"
+                )));
+            }
+        };
+        let map = db
+            .category_map(&run.seller_id, Marketplace::Amazon)
+            .await
+            .map_err(JobError::retry)?;
+        Ok(Ok(AmazonTarget {
+            seller_id: seller.to_owned(),
+            markets,
+            map,
+        }))
+    }
+
     /// Writes every pending item of `run` into files under `dir`; returns the files.
     async fn write(
         &self,
@@ -251,24 +307,18 @@ impl FileHandler {
         let db = &services.db;
         let format = run.format.unwrap_or(FileFormat::GenericCsv);
         let amazon = if format == FileFormat::AmazonJson {
-            let connection = db
-                .connection(&run.seller_id, Marketplace::Amazon)
-                .await
-                .map_err(JobError::retry)?;
-            let settings = connection.map(|c| c.settings).unwrap_or_default();
-            let seller = settings.get("seller_id").and_then(Value::as_str);
-            let market = settings
-                .get("marketplace_ids")
-                .and_then(|ids| ids.get(0))
-                .and_then(Value::as_str);
-            match (seller, market) {
-                (Some(s), Some(m)) => Some((s.to_owned(), m.to_owned())),
-                _ => return Ok(Err("an Amazon feed needs the seller id and marketplace of the amazon connection: PUT /v1/connections/amazon first".to_owned())),
+            match self.amazon_target(run).await? {
+                Ok(target) => Some(target),
+                Err(reason) => return Ok(Err(reason)),
             }
         } else {
             None
         };
-        let mut out = Output::new(dir.to_owned(), format, amazon.clone());
+        let mut out = Output::new(
+            dir.to_owned(),
+            format,
+            amazon.as_ref().map(|a| a.seller_id.clone()),
+        );
         let mut paths: HashMap<String, String> = HashMap::new();
         let mut after: Option<String> = None;
         loop {
@@ -313,14 +363,22 @@ impl FileHandler {
                                 Err(reason) => Err(reason),
                             }
                         }
-                        FileFormat::AmazonJson => {
-                            let market =
-                                amazon.as_ref().map(|(_, m)| m.as_str()).unwrap_or_default();
-                            match super::amazon::listing_message(&listing, market) {
-                                Ok(message) => out.amazon_message(&message).map(Ok)?,
-                                Err(reason) => Err(reason),
+                        FileFormat::AmazonJson => match &amazon {
+                            Some(target) => {
+                                match super::amazon::offer(&listing, &target.markets, &target.map) {
+                                    Ok(offer) => {
+                                        if let Some(warning) = &offer.left_out {
+                                            db.set_item_warning(&run.id, &id, warning)
+                                                .await
+                                                .map_err(JobError::retry)?;
+                                        }
+                                        out.amazon_message(&offer.message).map(Ok)?
+                                    }
+                                    Err(reason) => Err(reason),
+                                }
                             }
-                        }
+                            None => Err("no amazon connection".to_owned()),
+                        },
                     },
                 };
                 if let Err(reason) = written {
@@ -412,7 +470,7 @@ mod tests {
         let mut out = Output::new(
             dir.clone(),
             FileFormat::AmazonJson,
-            Some(("A1SELLER".to_owned(), "A1PA6795UKMFR9".to_owned())),
+            Some("A1SELLER".to_owned()),
         );
         out.per_file = 2;
         for sku in ["a", "b", "c", "d", "e"] {

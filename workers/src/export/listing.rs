@@ -86,10 +86,11 @@ impl ExportListing {
         }
     }
 
-    /// Hash of every exported field and photo id: equal hashes send the same product.
-    pub fn content_hash(&self) -> String {
+    /// Hash of every exported field and photo id, and of what the sink derives
+    /// (`derived`, empty when nothing): equal hashes send the same product.
+    pub fn content_hash(&self, derived: &str) -> String {
         let r = &self.record;
-        let fields = json!([
+        let mut fields = json!([
             RECIPE,
             r.sku,
             r.title,
@@ -106,6 +107,11 @@ impl ExportListing {
             r.images,
             r.attributes,
         ]);
+        if !derived.is_empty()
+            && let Some(fields) = fields.as_array_mut()
+        {
+            fields.push(json!(derived));
+        }
         hex::encode(Sha256::digest(fields.to_string().as_bytes()))
     }
 }

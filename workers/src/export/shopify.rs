@@ -126,12 +126,14 @@ impl Sink for ShopifySink {
             return Ok(Pushed {
                 remote_id: known.map(|k| k.remote_id.clone()),
                 handle: Some(handle),
+                warning: None,
             });
         }
         match self.client.product_set(&handle, &input).await? {
             ProductSetOutcome::Stored(id) => Ok(Pushed {
                 remote_id: Some(id),
                 handle: Some(handle),
+                warning: None,
             }),
             ProductSetOutcome::Refused(reason) => {
                 Err(PushError::Item(format!("Shopify refused it: {reason}")))
