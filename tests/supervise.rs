@@ -145,3 +145,63 @@ async fn scales_up_under_a_backlog_and_back_down() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The pids of `parent`'s child processes.
+fn children_of(parent: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| {
+                    let after = &s[s.rfind(')')? + 1..];
+                    after.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                == Some(parent)
+        })
+        .collect()
+}
+
+/// Whether process `pid` still runs (an exited one awaiting its reaper does not).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let after = &s[s.rfind(')')? + 1..];
+            after.split_whitespace().next().map(|state| state != "Z")
+        })
+        .unwrap_or(false)
+}
+
+#[tokio::test]
+async fn workers_stop_when_the_supervisor_is_killed() {
+    let dir = std::env::temp_dir().join(unique("fleet-supervise-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    assert!(fleet(&dir).arg("migrate").status().unwrap().success());
+    let mut supervisor = fleet(&dir)
+        .args(["supervise", "payout", "notify"])
+        .env("FLEET_SUPERVISE__INTERVAL_MS", "200")
+        .env("FLEET_QUEUE__SHUTDOWN_GRACE_SECS", "5")
+        .spawn()
+        .unwrap();
+    // Payout and notify idle at one worker each.
+    let workers = wait_for("two workers", Duration::from_secs(30), || {
+        let pids = children_of(supervisor.id());
+        async move { (pids.len() == 2).then_some(pids) }
+    })
+    .await;
+    supervisor.kill().unwrap();
+    supervisor.wait().unwrap();
+    wait_for(
+        "the orphaned workers to drain and exit",
+        Duration::from_secs(30),
+        || {
+            let left = workers.iter().any(|&pid| running(pid));
+            async move { (!left).then_some(()) }
+        },
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

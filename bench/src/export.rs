@@ -7,6 +7,14 @@
 //! restores RESTORE a second (`productSet` costs 10): the run's wall time,
 //! products per second, and how often Shopify answered THROTTLED.
 //!
+//! `export-bench amazon N`: N offers pushed to the local fake of Amazon's
+//! SP-API, which allows `putListingsItem` 5 requests a second in bursts of 10
+//! (429 beyond): requests per second against that limit, and how often the
+//! fake refused one (never, if Fleet paces itself right).
+//!
+//! Push modes also report the process's CPU time per listing (the fake
+//! server runs in the same process, so its share is included).
+//!
 //! `export-bench file N FORMAT`: N listings written as FORMAT
 //! (`shopify_csv`, `amazon_json`, `generic_csv`) into the local blob store:
 //! wall time and the process's peak RSS (memory must not grow with N).
@@ -33,7 +41,10 @@ use fleet_shared::{
     seal::Sealer,
     secret::SecretKey,
 };
-use fleet_testkit::shopify::{FakeShopify, ShopifyLimits};
+use fleet_testkit::{
+    amazon::FakeAmazon,
+    shopify::{FakeShopify, ShopifyLimits},
+};
 use fleet_workers::{Services, runtime::WorkerPool};
 use serde_json::{Map, json};
 use std::{sync::Arc, time::Instant};
@@ -65,12 +76,26 @@ fn listing(n: usize) -> ListingWrite {
     }
 }
 
-async fn run(
-    n: usize,
-    mode: ExportMode,
-    format: Option<FileFormat>,
-    shop: Option<&FakeShopify>,
-) -> Result<serde_json::Value, BoxError> {
+/// Where a run sends its listings.
+enum Target<'a> {
+    Shopify(&'a FakeShopify),
+    Amazon(&'a FakeAmazon),
+    File(FileFormat),
+}
+
+/// CPU seconds (user + system) this process has used.
+fn cpu_secs() -> f64 {
+    // SAFETY: getrusage fills the struct it is given and reads nothing else.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+async fn run(n: usize, target: Target<'_>) -> Result<serde_json::Value, BoxError> {
     let dir = std::env::temp_dir().join(format!("fleet-export-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let url = format!("sqlite://{}/fleet.db", dir.display());
@@ -82,8 +107,13 @@ async fn run(
         ..Config::default()
     };
     config.queue.idle_poll_ms = 20;
-    if let Some(shop) = shop {
-        config.export.shopify_api_base = shop.base.clone();
+    match &target {
+        Target::Shopify(shop) => config.export.shopify_api_base = shop.base.clone(),
+        Target::Amazon(amazon) => {
+            config.export.amazon_api_base = amazon.base.clone();
+            config.export.amazon_token_url = amazon.token_url();
+        }
+        Target::File(_) => {}
     }
     let db = Db::connect(&url).await?;
     db.migrate().await?;
@@ -92,36 +122,50 @@ async fn run(
     let queues = Queues::sql(db.clone());
 
     eprintln!("seeding {n} listings");
-    let writes: Vec<ListingWrite> = (0..n).map(listing).collect();
+    let mut writes: Vec<ListingWrite> = (0..n).map(listing).collect();
+    if let Target::Amazon(_) = target {
+        // Offers on catalogue products, as second-hand sellers make them.
+        for (i, w) in writes.iter_mut().enumerate() {
+            w.attributes
+                .insert("ean".to_owned(), json!(format!("4{i:012}")));
+        }
+    }
     for batch in writes.chunks(1_000) {
         db.upsert_listings(SELLER, batch).await?;
     }
     drop(writes);
-    let marketplace = if format == Some(FileFormat::AmazonJson) {
-        Marketplace::Amazon
-    } else {
-        Marketplace::Shopify
-    };
     let mut fields = ConnectionFields::default();
-    match shop {
-        Some(shop) => {
-            fields
-                .settings
-                .insert("shop_domain".to_owned(), json!(shop.shop_domain));
+    let mut setting = |name: &str, value: serde_json::Value| {
+        fields.settings.insert(name.to_owned(), value);
+    };
+    let (marketplace, mode, format) = match &target {
+        Target::Shopify(shop) => {
+            setting("shop_domain", json!(shop.shop_domain));
             fields
                 .secrets
                 .insert("access_token".to_owned(), json!(shop.access_token));
+            (Marketplace::Shopify, ExportMode::Push, None)
+        }
+        Target::Amazon(amazon) => {
+            setting("seller_id", json!(amazon.seller_id));
+            setting("marketplace_ids", json!(amazon.marketplace_ids));
+            setting("lwa_client_id", json!(amazon.client_id));
+            for (name, value) in [
+                ("lwa_client_secret", &amazon.client_secret),
+                ("refresh_token", &amazon.refresh_token),
+            ] {
+                fields.secrets.insert(name.to_owned(), json!(value));
+            }
+            (Marketplace::Amazon, ExportMode::Push, None)
         }
         // An Amazon feed names the seller and marketplace of the connection.
-        None => {
-            fields
-                .settings
-                .insert("seller_id".to_owned(), json!("A2BENCHSELLER"));
-            fields
-                .settings
-                .insert("marketplace_ids".to_owned(), json!(["A1PA6795UKMFR9"]));
+        Target::File(FileFormat::AmazonJson) => {
+            setting("seller_id", json!("A2BENCHSELLER"));
+            setting("marketplace_ids", json!(["A1PA6795UKMFR9"]));
+            (Marketplace::Amazon, ExportMode::File, Some(FileFormat::AmazonJson))
         }
-    }
+        Target::File(format) => (Marketplace::Shopify, ExportMode::File, Some(*format)),
+    };
     connection::store(
         &db,
         &Sealer::credentials(&secret),
@@ -152,6 +196,7 @@ async fn run(
 
     let id = ulid::Ulid::new().to_string().to_lowercase();
     let started = Instant::now();
+    let cpu_before = cpu_secs();
     db.create_run(&NewRun {
         id: id.clone(),
         seller_id: SELLER.to_owned(),
@@ -174,6 +219,7 @@ async fn run(
         }
     }
     let secs = started.elapsed().as_secs_f64();
+    let cpu = cpu_secs() - cpu_before;
     let record = db.run(&id).await?.ok_or("the run vanished")?;
     let _ = stop.send(true);
     let _ = worker.await;
@@ -181,11 +227,13 @@ async fn run(
     Ok(json!({
         "listings": n,
         "status": record.status.as_str(),
+        "error": record.error,
         "succeeded": record.totals.succeeded,
         "failed": record.totals.failed,
         "secs": secs,
         "per_sec": n as f64 / secs,
         "files": record.files.len(),
+        "cpu_ms_per_listing": cpu * 1000.0 / n as f64,
         "peak_rss_mib": rss::peak_rss_mib_of("self"),
     }))
 }
@@ -193,7 +241,8 @@ async fn run(
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: export-bench push N MAX RESTORE | export-bench file N FORMAT";
+    let usage =
+        "usage: export-bench push N MAX RESTORE | export-bench amazon N | export-bench file N FORMAT";
     let n: usize = args.get(2).and_then(|a| a.parse().ok()).ok_or(usage)?;
     let out = match args.get(1).map(String::as_str) {
         Some("push") => {
@@ -203,11 +252,25 @@ async fn main() -> Result<(), BoxError> {
                 maximum_available: max,
                 restore_rate: restore,
             });
-            let mut out = run(n, ExportMode::Push, None, Some(&shop)).await?;
+            let mut out = run(n, Target::Shopify(&shop)).await?;
             out["mode"] = json!("push");
             out["bucket"] = json!(format!("{max}/{restore}"));
             out["throttled"] = json!(shop.throttled());
             out["products"] = json!(shop.products().len());
+            out
+        }
+        Some("amazon") => {
+            let amazon = FakeAmazon::start();
+            let mut out = run(n, Target::Amazon(&amazon)).await?;
+            // Past the first burst of 10, the fake allows 5 requests a second.
+            let steady = (f64::from(amazon.puts()) - 10.0).max(0.0) / out["secs"].as_f64().unwrap_or(1.0);
+            out["mode"] = json!("amazon");
+            out["bucket"] = json!("10/5");
+            out["puts"] = json!(amazon.puts());
+            out["throttled"] = json!(amazon.throttled());
+            out["steady_per_sec"] = json!(steady);
+            out["percent_of_limit"] = json!(steady / 5.0 * 100.0);
+            out["products"] = json!(amazon.listings());
             out
         }
         Some("file") => {
@@ -215,7 +278,7 @@ async fn main() -> Result<(), BoxError> {
                 .get(3)
                 .and_then(|f| FileFormat::parse(f))
                 .ok_or(usage)?;
-            let mut out = run(n, ExportMode::File, Some(format), None).await?;
+            let mut out = run(n, Target::File(format)).await?;
             out["mode"] = json!(format.as_str());
             out
         }

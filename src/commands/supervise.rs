@@ -181,6 +181,19 @@ fn spawn(exe: &Path, file: Option<&Path>, kind: WorkerKind) -> std::io::Result<C
         .arg(kind.as_str())
         .env_remove("FLEET_WORKER_METRICS_LISTEN")
         .stdin(std::process::Stdio::null());
+    // A supervisor that dies without draining (SIGKILL, the OOM killer) must
+    // not leave its workers running: a restarted one would start more. The
+    // kernel sends each a SIGTERM, and they drain, when the runtime thread
+    // that started them ends, which is with the process.
+    // SAFETY: prctl(2) is async-signal-safe and touches no memory of ours.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     let child = cmd.spawn()?;
     tracing::debug!(%kind, pid = child.id(), "started worker");
     Ok(child)

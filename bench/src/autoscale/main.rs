@@ -69,9 +69,21 @@ fn fleet(bin: &str, env: &[(String, String)], args: &[&str]) -> Command {
     for (name, _) in std::env::vars().filter(|(k, _)| k.starts_with("FLEET_")) {
         cmd.env_remove(name);
     }
+    // Their logs go to stderr: stdout carries only the result line.
     cmd.args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null());
+        .stdin(Stdio::null())
+        .stdout(std::io::stderr());
+    // If the benchmark dies, so do the API and the supervisor (whose workers follow it).
+    // SAFETY: prctl(2) is async-signal-safe and touches no memory of ours.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     cmd
 }
 
