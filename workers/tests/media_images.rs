@@ -351,17 +351,44 @@ fn decode_without_profile(bytes: &[u8]) -> Pixels {
     }
 }
 
-/// `pixels` encoded by libheif as HEIC (x265) or AVIF (aom), the way phones and browsers save them.
+/// `pixels` (RGB, or RGBA with straight alpha) encoded by libheif as HEIC (x265) or AVIF (aom),
+/// the way phones and browsers save them; alpha goes into an auxiliary alpha image.
 fn heif_encode(pixels: &Pixels, format: libheif_rs::CompressionFormat) -> Vec<u8> {
+    heif_encode_alpha(pixels, format, false)
+}
+
+/// Like [`heif_encode`]; when `premultiplied`, the colour is stored multiplied by alpha and the
+/// file says so (a `prem` property).
+fn heif_encode_alpha(
+    pixels: &Pixels,
+    format: libheif_rs::CompressionFormat,
+    premultiplied: bool,
+) -> Vec<u8> {
     use libheif_rs::{Channel, ColorSpace, EncoderQuality, HeifContext, Image, LibHeif, RgbChroma};
     let (w, h) = (pixels.width, pixels.height);
-    let mut image = Image::new(w, h, ColorSpace::Rgb(RgbChroma::Rgb)).unwrap();
-    image.create_plane(Channel::Interleaved, w, h, 24).unwrap();
+    let chroma = match pixels.channels {
+        3 => RgbChroma::Rgb,
+        4 => RgbChroma::Rgba,
+        n => panic!("{n} channels"),
+    };
+    let mut image = Image::new(w, h, ColorSpace::Rgb(chroma)).unwrap();
+    let bits = 8 * pixels.channels;
+    image
+        .create_plane(Channel::Interleaved, w, h, bits)
+        .unwrap();
     let plane = image.planes_mut().interleaved.unwrap();
-    let row = w as usize * 3;
+    let row = w as usize * usize::from(pixels.channels);
     for y in 0..h as usize {
         plane.data[y * plane.stride..y * plane.stride + row]
             .copy_from_slice(&pixels.data[y * row..(y + 1) * row]);
+    }
+    if premultiplied {
+        for p in plane.data.chunks_exact_mut(4) {
+            for c in 0..3 {
+                p[c] = ((u32::from(p[c]) * u32::from(p[3]) + 127) / 255) as u8;
+            }
+        }
+        image.set_premultiplied_alpha(true);
     }
     let lib = LibHeif::new();
     let mut context = HeifContext::new().unwrap();
@@ -427,6 +454,99 @@ fn heic_and_avif_are_decoded_through_libheif() {
             err.to_string()
                 .contains(&format!("cannot read the {name} image")),
             "{name}: {err}"
+        );
+    }
+}
+
+#[test]
+fn heic_and_avif_alpha_is_kept_in_webp_and_flattened_onto_white_in_jpeg() {
+    use libheif_rs::CompressionFormat;
+    // Opaque-colour blue whose alpha ramps 0 -> 255 left to right, like media/alpha.png.
+    let (w, h) = (400u32, 200u32);
+    let ramp = |x: u32| (x * 255 / (w - 1)) as u8;
+    let source = Pixels {
+        width: w,
+        height: h,
+        channels: 4,
+        data: (0..h)
+            .flat_map(|_| (0..w).flat_map(move |x| [0, 0, 255, ramp(x)]))
+            .collect(),
+    };
+    let both = settings(&[320], &[OutputFormat::Jpeg, OutputFormat::Webp]);
+    for (format, premultiplied) in [
+        (CompressionFormat::Av1, false),
+        (CompressionFormat::Hevc, false),
+        (CompressionFormat::Av1, true),
+        (CompressionFormat::Hevc, true),
+    ] {
+        let bytes = heif_encode_alpha(&source, format, premultiplied);
+        let name = match format {
+            CompressionFormat::Av1 => "avif",
+            _ => "heic",
+        };
+        let stored = libheif_rs::HeifContext::read_from_bytes(&bytes)
+            .unwrap()
+            .primary_image_handle()
+            .unwrap()
+            .is_premultiplied_alpha();
+        assert_eq!(stored, premultiplied, "{name}: prem property");
+        let name = if premultiplied {
+            format!("{name} (premultiplied)")
+        } else {
+            name.to_owned()
+        };
+        let sniffed = sniff(&bytes, u64::MAX).unwrap();
+        assert!(name.starts_with(sniffed.format.as_str()), "{name}");
+        let decoded = decode(&bytes, &sniffed, u32::MAX).unwrap();
+        assert_eq!(
+            (decoded.width, decoded.height, decoded.channels),
+            (w, h, 4),
+            "{name}: decoded with its alpha"
+        );
+        for x in [w / 4, w / 2, 3 * w / 4, w - 1] {
+            let at = (((h / 2) * w + x) * 4) as usize;
+            let px = &decoded.data[at..at + 4];
+            assert!(
+                px[3].abs_diff(ramp(x)) <= 8,
+                "{name}: alpha {} at x={x}, encoded {}",
+                px[3],
+                ramp(x)
+            );
+            // Straight colour wherever alpha leaves enough of it to tell.
+            assert!(px[2] > 235, "{name}: {px:?} at x={x}");
+        }
+
+        let out = run(&bytes, &both).unwrap();
+        let jpeg = read_jpeg(&out.variants[0].bytes);
+        let webp = read_webp(&out.variants[1].bytes);
+        let (vw, vh) = (jpeg.width, jpeg.height);
+        assert_eq!((vw, vh), (320, 160), "{name}");
+        assert_eq!(webp.dimensions(), (vw, vh), "{name}");
+        let y = vh / 2;
+        // Transparent left edge: white in JPEG, alpha ~0 in WebP.
+        let left = pixel(&jpeg, 2, y);
+        assert!(close(left, [255, 255, 255], 12), "{name}: JPEG {left:?}");
+        assert!(
+            webp.get_pixel(2, y)[3] < 12,
+            "{name}: WebP {:?}",
+            webp.get_pixel(2, y)
+        );
+        // Opaque right edge: the blue itself in both.
+        let right = pixel(&jpeg, vw - 3, y);
+        assert!(close(right, [0, 0, 255], 16), "{name}: JPEG {right:?}");
+        let opaque = webp.get_pixel(vw - 3, y);
+        assert!(opaque[3] > 243, "{name}: WebP {opaque:?}");
+        assert!(
+            close([opaque[0], opaque[1], opaque[2]], [0, 0, 255], 16),
+            "{name}: WebP {opaque:?}"
+        );
+        // Half way: half transparent in WebP, blue half blended with white in JPEG.
+        let half = webp.get_pixel(vw / 2, y);
+        assert!(half[3].abs_diff(128) < 20, "{name}: WebP {half:?}");
+        let blended = pixel(&jpeg, vw / 2, y);
+        assert!(
+            close(blended, [127, 127, 255], 20),
+            "{name}: JPEG {blended:?}"
         );
     }
 }
