@@ -91,6 +91,12 @@ impl PlatformBuilder {
             Some(blobs) => blobs,
             None => crate::fs_blobs(&base).await,
         };
+        // Child processes (`fleet worker …`) given `config.blob_url()` open the same store.
+        if config.blob_url.is_none()
+            && let Some(fs) = blobs.as_fs()
+        {
+            config.blob_url = Some(format!("file://{}", fs.root().display()));
+        }
         let state = AppState::new(config.clone(), queues.clone(), blobs.clone())
             .await
             .expect("API state");

@@ -90,6 +90,38 @@ impl S3Server {
         }
         walk(&self.root.join(&self.bucket).join(prefix))
     }
+
+    /// Every object key in the bucket, sorted, read from disk.
+    pub fn keys(&self) -> Vec<String> {
+        fn walk(dir: &std::path::Path, prefix: &str, keys: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+                if entry.path().is_dir() {
+                    walk(&entry.path(), &format!("{name}/"), keys);
+                } else {
+                    keys.push(name);
+                }
+            }
+        }
+        let mut keys = Vec::new();
+        walk(&self.root.join(&self.bucket), "", &mut keys);
+        keys.sort();
+        keys
+    }
+
+    /// The server's files of writes in progress or never finished: multipart uploads neither
+    /// completed nor aborted (their parts and records) and partly written objects.
+    pub fn unfinished_writes(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&self.root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".upload") || n.starts_with(".tmp."))
+            .collect();
+        names.sort();
+        names
+    }
 }
 
 async fn serve(

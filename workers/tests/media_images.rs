@@ -351,17 +351,47 @@ fn decode_without_profile(bytes: &[u8]) -> Pixels {
     }
 }
 
-/// `pixels` encoded by libheif as HEIC (x265) or AVIF (aom), the way phones and browsers save them.
+/// `pixels` (RGB, or RGBA with straight alpha) encoded by libheif as HEIC (x265) or AVIF (aom),
+/// the way phones and browsers save them; alpha goes into an auxiliary alpha image.
 fn heif_encode(pixels: &Pixels, format: libheif_rs::CompressionFormat) -> Vec<u8> {
+    heif_encode_alpha(pixels, format, false)
+}
+
+/// Like [`heif_encode`]; when `premultiplied`, the colour is stored multiplied by alpha and the
+/// file says so (a `prem` property).
+fn heif_encode_alpha(
+    pixels: &Pixels,
+    format: libheif_rs::CompressionFormat,
+    premultiplied: bool,
+) -> Vec<u8> {
     use libheif_rs::{Channel, ColorSpace, EncoderQuality, HeifContext, Image, LibHeif, RgbChroma};
     let (w, h) = (pixels.width, pixels.height);
-    let mut image = Image::new(w, h, ColorSpace::Rgb(RgbChroma::Rgb)).unwrap();
-    image.create_plane(Channel::Interleaved, w, h, 24).unwrap();
+    let chroma = match pixels.channels {
+        3 => RgbChroma::Rgb,
+        4 => RgbChroma::Rgba,
+        n => panic!("{n} channels"),
+    };
+    let mut image = Image::new(w, h, ColorSpace::Rgb(chroma)).unwrap();
+    let bits = 8 * pixels.channels;
+    image
+        .create_plane(Channel::Interleaved, w, h, bits)
+        .unwrap();
     let plane = image.planes_mut().interleaved.unwrap();
-    let row = w as usize * 3;
+    let row = w as usize * usize::from(pixels.channels);
+    let mut data = pixels.data.clone();
+    if premultiplied {
+        for p in data.chunks_exact_mut(4) {
+            for c in 0..3 {
+                p[c] = ((u32::from(p[c]) * u32::from(p[3]) + 127) / 255) as u8;
+            }
+        }
+    }
     for y in 0..h as usize {
         plane.data[y * plane.stride..y * plane.stride + row]
-            .copy_from_slice(&pixels.data[y * row..(y + 1) * row]);
+            .copy_from_slice(&data[y * row..(y + 1) * row]);
+    }
+    if premultiplied {
+        image.set_premultiplied_alpha(true);
     }
     let lib = LibHeif::new();
     let mut context = HeifContext::new().unwrap();
@@ -428,5 +458,304 @@ fn heic_and_avif_are_decoded_through_libheif() {
                 .contains(&format!("cannot read the {name} image")),
             "{name}: {err}"
         );
+    }
+}
+
+#[test]
+fn heic_and_avif_alpha_is_kept_in_webp_and_flattened_onto_white_in_jpeg() {
+    use libheif_rs::CompressionFormat;
+    // Opaque-colour blue whose alpha ramps 0 -> 255 left to right, like media/alpha.png.
+    let (w, h) = (400u32, 200u32);
+    let ramp = |x: u32| (x * 255 / (w - 1)) as u8;
+    let source = Pixels {
+        width: w,
+        height: h,
+        channels: 4,
+        data: (0..h)
+            .flat_map(|_| (0..w).flat_map(move |x| [0, 0, 255, ramp(x)]))
+            .collect(),
+    };
+    let both = settings(&[320], &[OutputFormat::Jpeg, OutputFormat::Webp]);
+    for (format, premultiplied) in [
+        (CompressionFormat::Av1, false),
+        (CompressionFormat::Hevc, false),
+        (CompressionFormat::Av1, true),
+        (CompressionFormat::Hevc, true),
+    ] {
+        let bytes = heif_encode_alpha(&source, format, premultiplied);
+        let name = match format {
+            CompressionFormat::Av1 => "avif",
+            _ => "heic",
+        };
+        let stored = libheif_rs::HeifContext::read_from_bytes(&bytes)
+            .unwrap()
+            .primary_image_handle()
+            .unwrap()
+            .is_premultiplied_alpha();
+        assert_eq!(stored, premultiplied, "{name}: prem property");
+        let name = if premultiplied {
+            format!("{name} (premultiplied)")
+        } else {
+            name.to_owned()
+        };
+        let sniffed = sniff(&bytes, u64::MAX).unwrap();
+        assert!(name.starts_with(sniffed.format.as_str()), "{name}");
+        let decoded = decode(&bytes, &sniffed, u32::MAX).unwrap();
+        assert_eq!(
+            (decoded.width, decoded.height, decoded.channels),
+            (w, h, 4),
+            "{name}: decoded with its alpha"
+        );
+        for x in [w / 4, w / 2, 3 * w / 4, w - 1] {
+            let at = (((h / 2) * w + x) * 4) as usize;
+            let px = &decoded.data[at..at + 4];
+            assert!(
+                px[3].abs_diff(ramp(x)) <= 8,
+                "{name}: alpha {} at x={x}, encoded {}",
+                px[3],
+                ramp(x)
+            );
+            // Straight colour wherever alpha leaves enough of it to tell.
+            assert!(px[2] > 235, "{name}: {px:?} at x={x}");
+        }
+
+        let out = run(&bytes, &both).unwrap();
+        let jpeg = read_jpeg(&out.variants[0].bytes);
+        let webp = read_webp(&out.variants[1].bytes);
+        let (vw, vh) = (jpeg.width, jpeg.height);
+        assert_eq!((vw, vh), (320, 160), "{name}");
+        assert_eq!(webp.dimensions(), (vw, vh), "{name}");
+        let y = vh / 2;
+        // Transparent left edge: white in JPEG, alpha ~0 in WebP.
+        let left = pixel(&jpeg, 2, y);
+        assert!(close(left, [255, 255, 255], 12), "{name}: JPEG {left:?}");
+        assert!(
+            webp.get_pixel(2, y)[3] < 12,
+            "{name}: WebP {:?}",
+            webp.get_pixel(2, y)
+        );
+        // Opaque right edge: the blue itself in both.
+        let right = pixel(&jpeg, vw - 3, y);
+        assert!(close(right, [0, 0, 255], 16), "{name}: JPEG {right:?}");
+        let opaque = webp.get_pixel(vw - 3, y);
+        assert!(opaque[3] > 243, "{name}: WebP {opaque:?}");
+        assert!(
+            close([opaque[0], opaque[1], opaque[2]], [0, 0, 255], 16),
+            "{name}: WebP {opaque:?}"
+        );
+        // Half way: half transparent in WebP, blue half blended with white in JPEG.
+        let half = webp.get_pixel(vw / 2, y);
+        assert!(half[3].abs_diff(128) < 20, "{name}: WebP {half:?}");
+        let blended = pixel(&jpeg, vw / 2, y);
+        assert!(
+            close(blended, [127, 127, 255], 20),
+            "{name}: JPEG {blended:?}"
+        );
+    }
+}
+
+/// The boxes inside `buf[start..end]`: (type, start, end).
+fn boxes_in(buf: &[u8], start: usize, end: usize) -> Vec<([u8; 4], usize, usize)> {
+    let mut out = Vec::new();
+    let mut at = start;
+    while at + 8 <= end {
+        let size = match u32::from_be_bytes(buf[at..at + 4].try_into().unwrap()) {
+            0 => end - at,
+            1 => u64::from_be_bytes(buf[at + 8..at + 16].try_into().unwrap()) as usize,
+            n => n as usize,
+        };
+        out.push((buf[at + 4..at + 8].try_into().unwrap(), at, at + size));
+        at += size.max(8);
+    }
+    out
+}
+
+fn find_box(boxes: &[([u8; 4], usize, usize)], kind: &[u8; 4]) -> (usize, usize) {
+    let (_, start, end) = boxes
+        .iter()
+        .find(|(k, ..)| k == kind)
+        .unwrap_or_else(|| panic!("no {} box", String::from_utf8_lossy(kind)));
+    (*start, *end)
+}
+
+fn read_be(buf: &[u8], at: usize, len: usize) -> u64 {
+    buf[at..at + len]
+        .iter()
+        .fold(0, |n, b| (n << 8) | u64::from(*b))
+}
+
+fn add_be(buf: &mut [u8], at: usize, len: usize, delta: u64) {
+    let value = read_be(buf, at, len) + delta;
+    for i in 0..len {
+        buf[at + i] = (value >> (8 * (len - 1 - i))) as u8;
+    }
+}
+
+/// A HEIF file with an `irot` property (`quarter_turns` x 90 degrees anticlockwise) given to its
+/// primary image, as a camera that stores the pixels as the sensor read them writes it: `ipco`
+/// gains the property, the primary item's `ipma` entry associates it (essential), the sizes of the
+/// boxes around them grow, and `iloc`'s offsets into the `mdat` after `meta` move along.
+fn with_irot(heif: &[u8], quarter_turns: u8) -> Vec<u8> {
+    let top = boxes_in(heif, 0, heif.len());
+    let (meta, meta_end) = find_box(&top, b"meta");
+    assert!(find_box(&top, b"mdat").0 > meta, "mdat after meta");
+    let inside = boxes_in(heif, meta + 12, meta_end);
+    let (pitm, _) = find_box(&inside, b"pitm");
+    let primary = match heif[pitm + 8] {
+        0 => read_be(heif, pitm + 12, 2),
+        _ => read_be(heif, pitm + 12, 4),
+    };
+    let (iprp, iprp_end) = find_box(&inside, b"iprp");
+    let props = boxes_in(heif, iprp + 8, iprp_end);
+    let (ipco, ipco_end) = find_box(&props, b"ipco");
+    let (ipma, _) = find_box(&props, b"ipma");
+    assert!(ipco_end <= ipma, "ipco before ipma");
+    let index = boxes_in(heif, ipco + 8, ipco_end).len() + 1;
+
+    // The primary item's entry in ipma: where its count is and where its associations end.
+    let (version, wide) = (heif[ipma + 8], heif[ipma + 11] & 1 == 1);
+    let mut at = ipma + 16;
+    let mut entry = None;
+    for _ in 0..read_be(heif, ipma + 12, 4) {
+        let id_len = if version < 1 { 2 } else { 4 };
+        let id = read_be(heif, at, id_len);
+        let count = usize::from(heif[at + id_len]);
+        let end = at + id_len + 1 + count * if wide { 2 } else { 1 };
+        if id == primary {
+            entry = Some((at + id_len, end));
+        }
+        at = end;
+    }
+    let (count_at, associations_end) = entry.expect("an ipma entry for the primary item");
+    let association = if wide {
+        (0x8000 | index as u16).to_be_bytes().to_vec()
+    } else {
+        assert!(index < 128);
+        vec![0x80 | index as u8]
+    };
+    let irot = [0, 0, 0, 9, b'i', b'r', b'o', b't', quarter_turns & 3];
+    let grown = (irot.len() + association.len()) as u64;
+
+    let mut out = heif.to_vec();
+    // iloc: file offsets (construction method 0) at or past the end of meta move along.
+    let (iloc, _) = find_box(&inside, b"iloc");
+    let iloc_version = heif[iloc + 8];
+    let (offset_size, length_size) = (
+        usize::from(heif[iloc + 12] >> 4),
+        usize::from(heif[iloc + 12] & 15),
+    );
+    let base_size = usize::from(heif[iloc + 13] >> 4);
+    let index_size = if iloc_version >= 1 {
+        usize::from(heif[iloc + 13] & 15)
+    } else {
+        0
+    };
+    let (items, mut at) = if iloc_version < 2 {
+        (read_be(heif, iloc + 14, 2), iloc + 16)
+    } else {
+        (read_be(heif, iloc + 14, 4), iloc + 18)
+    };
+    let moved = |offset: u64| offset >= meta_end as u64;
+    for _ in 0..items {
+        at += if iloc_version < 2 { 2 } else { 4 };
+        let method = if iloc_version >= 1 {
+            at += 2;
+            read_be(heif, at - 2, 2) & 15
+        } else {
+            0
+        };
+        at += 2; // data reference index
+        let base_at = at;
+        let base = read_be(heif, at, base_size);
+        at += base_size;
+        let extents = read_be(heif, at, 2);
+        at += 2;
+        if method == 0 && base_size > 0 && moved(base) {
+            add_be(&mut out, base_at, base_size, grown);
+        }
+        for _ in 0..extents {
+            at += index_size;
+            if method == 0
+                && !(base_size > 0 && moved(base))
+                && moved(read_be(heif, at, offset_size))
+            {
+                add_be(&mut out, at, offset_size, grown);
+            }
+            at += offset_size + length_size;
+        }
+    }
+    for (start, by) in [
+        (meta, grown),
+        (iprp, grown),
+        (ipco, 9),
+        (ipma, association.len() as u64),
+    ] {
+        add_be(&mut out, start, 4, by);
+    }
+    out[count_at] += 1;
+    // Inserted back to front, so the earlier position stays valid.
+    out.splice(associations_end..associations_end, association);
+    out.splice(ipco_end..ipco_end, irot);
+    out
+}
+
+#[test]
+fn heic_rotation_in_the_container_is_applied() {
+    use libheif_rs::CompressionFormat;
+    // The photo at 300x200 with a red 60x40 block in its stored top-left corner.
+    let photo = read_jpeg(&testdata("exif-orientation/Landscape_1.jpg"));
+    let mut stored =
+        fleet_workers::media::image::resize(&mut Default::default(), &photo, 300, 200).unwrap();
+    for y in 0..40 {
+        for x in 0..60 {
+            let i = (y * 300 + x) * 3;
+            stored.data[i..i + 3].copy_from_slice(&[255, 0, 0]);
+        }
+    }
+    let plain = heif_encode(&stored, CompressionFormat::Hevc);
+    let count = |bytes: &[u8]| bytes.windows(4).filter(|w| w == b"irot").count();
+    assert_eq!(count(&plain), 0);
+    let only = settings(&[320], &[OutputFormat::Jpeg]);
+    let red = |p: [u8; 3]| close(p, [255, 0, 0], 40);
+    // irot turns anticlockwise; the EXIF orientation that asks for the same turn; where the
+    // marker's centre (30, 20) lands, and the display size.
+    for (turns, exif, marker, size) in [
+        (1u8, 8u16, (20, 269), (200, 300)),
+        (2, 3, (269, 179), (300, 200)),
+        (3, 6, (179, 30), (200, 300)),
+    ] {
+        let bytes = with_irot(&plain, turns);
+        assert_eq!(count(&bytes), 1);
+        let sniffed = sniff(&bytes, u64::MAX).unwrap();
+        assert_eq!(
+            (sniffed.width, sniffed.height),
+            size,
+            "irot {turns}: header"
+        );
+        let decoded = decode(&bytes, &sniffed, u32::MAX).unwrap();
+        assert_eq!((decoded.width, decoded.height), size, "irot {turns}");
+        let expected = fleet_workers::media::image::apply_orientation(stored.clone(), exif);
+        let diff = mean_diff(&decoded, &expected);
+        assert!(
+            diff < 4.0,
+            "irot {turns}: differs by {diff:.1} from the stored pixels turned"
+        );
+
+        let out = run(&bytes, &only).unwrap();
+        assert_eq!((out.width, out.height), size, "irot {turns}");
+        let v = read_jpeg(&out.variants[0].bytes);
+        assert_eq!((v.width, v.height), size, "irot {turns}: variant");
+        let (w, h) = size;
+        let corners = [(20, 20), (w - 21, 20), (20, h - 21), (w - 21, h - 21)];
+        for (x, y) in corners {
+            let near = x.abs_diff(marker.0) < 40 && y.abs_diff(marker.1) < 40;
+            assert_eq!(
+                red(pixel(&v, x, y)),
+                near,
+                "irot {turns}: ({x},{y}) is {:?}",
+                pixel(&v, x, y)
+            );
+        }
+        assert!(red(pixel(&v, marker.0, marker.1)), "irot {turns}");
     }
 }

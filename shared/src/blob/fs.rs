@@ -33,6 +33,11 @@ impl FsStore {
         Ok(FsStore { root, signer })
     }
 
+    /// The directory holding the objects (what `file://` in `blob_url` names).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// The signer whose URLs this store hands out (the API verifies with it).
     pub fn signer(&self) -> &UrlSigner {
         &self.signer

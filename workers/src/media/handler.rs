@@ -5,6 +5,7 @@
 use super::{
     MediaError,
     image::{ImageSettings, Variant, process},
+    scratch::{self, Scratch},
     source,
     video::{self, Progress, VideoSettings},
 };
@@ -200,8 +201,9 @@ impl ProcessMediaHandler {
         })
     }
 
-    /// A video: stream it into a temporary directory, transcode there on a blocking thread
+    /// A video: stream it into a scratch directory, transcode there on a blocking thread
     /// while reporting frames done, then stream the renditions and store the poster variants.
+    /// A killed attempt's directory is removed by the next video job on the machine.
     async fn video(
         &self,
         media: &MediaRecord,
@@ -210,15 +212,24 @@ impl ProcessMediaHandler {
     ) -> Result<MediaResult, JobError> {
         let config = &self.services.config.media;
         let parent = config.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
-        let dir = tempfile::Builder::new()
-            .prefix("fleet-video-")
-            .tempdir_in(&parent)
+        // Directories of attempts killed on this machine go first, then this attempt's own.
+        let dir = {
+            let (within, job) = (parent.clone(), ctx.id.clone());
+            tokio::task::spawn_blocking(move || {
+                for stale in scratch::sweep(&within) {
+                    tracing::info!(dir = %stale.display(), "removed the scratch directory of a lost video job");
+                }
+                Scratch::create(&within, &job)
+            })
+            .await
+            .map_err(|e| JobError::Retry(format!("scratch directory task failed: {e}")))?
             .map_err(|e| {
                 JobError::Retry(format!(
                     "cannot create a temporary directory in {}: {e}",
                     parent.display()
                 ))
-            })?;
+            })?
+        };
         let input = dir.path().join("source");
         let sha =
             match source::to_file(&self.services.blobs, source, config.max_video_bytes, &input)

@@ -4,6 +4,7 @@
 mod error;
 mod handler;
 pub mod image;
+mod scratch;
 mod source;
 pub mod video;
 

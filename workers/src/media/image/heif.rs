@@ -21,8 +21,8 @@ pub fn header(bytes: &[u8], what: &str) -> Result<(u32, u32), MediaError> {
     Ok((handle.width(), handle.height()))
 }
 
-/// Decodes the primary image to 8-bit RGB (RGBA when it has alpha), upright; also returns its
-/// ICC profile, if it carries one.
+/// Decodes the primary image to 8-bit RGB (RGBA with straight alpha when it has alpha, even if
+/// the file stores it premultiplied), upright; also returns its ICC profile, if it carries one.
 pub fn decode(bytes: &[u8], what: &str) -> Result<(Pixels, Option<Vec<u8>>), MediaError> {
     let lib = LibHeif::new();
     let context = HeifContext::read_from_bytes(bytes).map_err(|e| invalid(what, e))?;
@@ -52,6 +52,11 @@ pub fn decode(bytes: &[u8], what: &str) -> Result<(Pixels, Option<Vec<u8>>), Med
             .ok_or_else(|| MediaError::Processing("libheif returned a short plane".to_owned()))?;
         data.extend_from_slice(line);
     }
+    // A `prem` property: libheif hands the colour out still multiplied by alpha, while Pixels
+    // (and so the flattening onto white and the WebP encoder) expect straight alpha.
+    if alpha && image.is_premultiplied_alpha() {
+        unpremultiply(&mut data);
+    }
     let icc = handle.color_profile_raw().map(|p| p.data);
     Ok((
         Pixels {
@@ -62,4 +67,32 @@ pub fn decode(bytes: &[u8], what: &str) -> Result<(Pixels, Option<Vec<u8>>), Med
         },
         icc,
     ))
+}
+
+/// Divides the colour of RGBA pixels by their alpha (fully transparent ones stay black).
+fn unpremultiply(rgba: &mut [u8]) {
+    for p in rgba.chunks_exact_mut(4) {
+        let a = u32::from(p[3]);
+        if a == 0 || a == 255 {
+            continue;
+        }
+        for c in &mut p[..3] {
+            *c = ((u32::from(*c) * 255 + a / 2) / a).min(255) as u8;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unpremultiplying_restores_straight_colour() {
+        let mut px = vec![0, 0, 128, 128, 10, 20, 30, 255, 0, 0, 0, 0, 200, 0, 0, 100];
+        unpremultiply(&mut px);
+        assert_eq!(
+            px,
+            vec![0, 0, 255, 128, 10, 20, 30, 255, 0, 0, 0, 0, 255, 0, 0, 100]
+        );
+    }
 }
