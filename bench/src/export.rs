@@ -162,7 +162,11 @@ async fn run(n: usize, target: Target<'_>) -> Result<serde_json::Value, BoxError
         Target::File(FileFormat::AmazonJson) => {
             setting("seller_id", json!("A2BENCHSELLER"));
             setting("marketplace_ids", json!(["A1PA6795UKMFR9"]));
-            (Marketplace::Amazon, ExportMode::File, Some(FileFormat::AmazonJson))
+            (
+                Marketplace::Amazon,
+                ExportMode::File,
+                Some(FileFormat::AmazonJson),
+            )
         }
         Target::File(format) => (Marketplace::Shopify, ExportMode::File, Some(*format)),
     };
@@ -241,8 +245,7 @@ async fn run(n: usize, target: Target<'_>) -> Result<serde_json::Value, BoxError
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().collect();
-    let usage =
-        "usage: export-bench push N MAX RESTORE | export-bench amazon N | export-bench file N FORMAT";
+    let usage = "usage: export-bench push N MAX RESTORE | export-bench amazon N | export-bench file N FORMAT";
     let n: usize = args.get(2).and_then(|a| a.parse().ok()).ok_or(usage)?;
     let out = match args.get(1).map(String::as_str) {
         Some("push") => {
@@ -263,7 +266,8 @@ async fn main() -> Result<(), BoxError> {
             let amazon = FakeAmazon::start();
             let mut out = run(n, Target::Amazon(&amazon)).await?;
             // Past the first burst of 10, the fake allows 5 requests a second.
-            let steady = (f64::from(amazon.puts()) - 10.0).max(0.0) / out["secs"].as_f64().unwrap_or(1.0);
+            let steady =
+                (f64::from(amazon.puts()) - 10.0).max(0.0) / out["secs"].as_f64().unwrap_or(1.0);
             out["mode"] = json!("amazon");
             out["bucket"] = json!("10/5");
             out["puts"] = json!(amazon.puts());

@@ -14,6 +14,9 @@ use std::{
 };
 use tokio::process::{Child, Command};
 
+/// Longest one reading of the queue figures may take.
+const REPORT_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// What to supervise.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -110,10 +113,19 @@ pub async fn run(file: Option<&Path>, args: Args) -> anyhow::Result<()> {
         for pool in &mut pools {
             pool.reap();
         }
-        let report = match fleet_shared::queue::report(&queues, &config.kinds).await {
-            Ok(report) => report,
-            Err(err) => {
+        // A read that hangs (a starved database pool, a lost reply) must not stop the ticks.
+        let read = fleet_shared::queue::report(&queues, &config.kinds);
+        let report = match tokio::time::timeout(REPORT_TIMEOUT, read).await {
+            Ok(Ok(report)) => report,
+            Ok(Err(err)) => {
                 tracing::warn!(error = %err, "cannot read queue figures; keeping the workers as they are");
+                continue;
+            }
+            Err(_) => {
+                tracing::warn!(
+                    timeout_secs = REPORT_TIMEOUT.as_secs(),
+                    "reading queue figures timed out; keeping the workers as they are"
+                );
                 continue;
             }
         };
