@@ -109,11 +109,7 @@ async fn killed_after_shopify_stored_a_product(backend: Backend) {
     );
 
     let worker = spawn_worker(&p);
-    let done = wait_for("the run to finish", Duration::from_secs(120), || async {
-        let v = run_view(&p, &seller, &id).await;
-        (!matches!(v["status"].as_str(), Some("planning" | "running"))).then_some(v)
-    })
-    .await;
+    let done = p.export_finished(&seller, &id).await;
     worker.sigkill();
     assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(done["totals"]["succeeded"], LISTINGS, "{done}");

@@ -50,22 +50,7 @@ async fn push_changed(
         json!({"marketplace": marketplace, "listings": {"ids": [id]}, "mode": "push"}),
     )
     .await;
-    finished(p, key, &run).await
-}
-
-/// The run once it reached a final status.
-async fn finished(p: &Platform, key: &str, id: &str) -> Value {
-    wait_for(
-        "the export run to finish",
-        Duration::from_secs(120),
-        || async {
-            let (status, run) = p.call("GET", &format!("/v1/exports/{id}"), key, None).await;
-            assert_eq!(status, 200, "{run}");
-            let done = !matches!(run["status"].as_str(), Some("planning" | "running"));
-            done.then_some(run)
-        },
-    )
-    .await
+    p.export_finished(key, &run).await
 }
 
 async fn start(p: &Platform, key: &str, body: Value) -> String {
@@ -233,7 +218,7 @@ async fn flow(backend: Backend) {
         json!({"marketplace": "shopify", "listings": {"all": true}, "mode": "push"}),
     )
     .await;
-    let done = finished(&p, &seller, &run).await;
+    let done = p.export_finished(&seller, &run).await;
     let elapsed = started.elapsed();
     assert_eq!(done["status"], "completed_with_errors", "{done}");
     assert_eq!(done["chunks"], 3);
@@ -309,7 +294,7 @@ async fn flow(backend: Backend) {
         )
         .await;
     assert_eq!(status, 202, "{retried}");
-    let done = finished(&p, &seller, &run).await;
+    let done = p.export_finished(&seller, &run).await;
     assert_eq!(done["pass"], 1);
     assert_eq!(done["totals"]["succeeded"], 11, "{done}");
     assert_eq!(done["totals"]["failed"], 1, "{done}");
@@ -322,7 +307,7 @@ async fn flow(backend: Backend) {
         json!({"marketplace": "shopify", "listings": {"all": true}, "mode": "push"}),
     )
     .await;
-    let done = finished(&p, &seller, &again).await;
+    let done = p.export_finished(&seller, &again).await;
     assert_eq!(done["totals"]["skipped"], 11, "{done}");
     assert_eq!(shop.creates(), 11);
     assert_eq!(shop.updates(), 0);
@@ -366,7 +351,7 @@ async fn flow(backend: Backend) {
         json!({"marketplace": "shopify", "listings": {"ids": [ids[0]]}, "mode": "push"}),
     )
     .await;
-    finished(&p, &seller, &crashed).await;
+    p.export_finished(&seller, &crashed).await;
     let updates = shop.updates();
     assert_eq!(updates, 1);
     forget_export(&p, &ids[0]).await;
@@ -376,7 +361,7 @@ async fn flow(backend: Backend) {
         json!({"marketplace": "shopify", "listings": {"ids": [ids[0]]}, "mode": "push"}),
     )
     .await;
-    let done = finished(&p, &seller, &redo).await;
+    let done = p.export_finished(&seller, &redo).await;
     assert_eq!(done["totals"]["succeeded"], 1, "{done}");
     assert_eq!(shop.creates(), 11, "no duplicate product");
     assert_eq!(shop.updates(), updates + 1);
@@ -424,7 +409,7 @@ async fn flow(backend: Backend) {
     let held = shop.held();
     let updates = shop.updates();
     shop.release();
-    let done = finished(&p, &seller, &cancelled).await;
+    let done = p.export_finished(&seller, &cancelled).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
         shop.updates() <= updates + held,
@@ -457,7 +442,7 @@ async fn flow(backend: Backend) {
         json!({"marketplace": "shopify", "listings": {"ids": [ids[1]]}, "mode": "push"}),
     )
     .await;
-    let done = finished(&p, &seller, &revoked).await;
+    let done = p.export_finished(&seller, &revoked).await;
     assert_eq!(done["status"], "failed", "{done}");
     assert!(
         done["error"]
@@ -478,7 +463,7 @@ async fn flow(backend: Backend) {
         json!({"marketplace": "shopify", "listings": {"all": true}, "mode": "file"}),
     )
     .await;
-    let done = finished(&p, &seller, &file).await;
+    let done = p.export_finished(&seller, &file).await;
     assert_eq!(done["status"], "succeeded", "{done}");
     let csv = download(&p, &done["files"][0]["url"]).await;
     let mut reader = csv_reader(&csv);
@@ -509,7 +494,7 @@ async fn flow(backend: Backend) {
         json!({"marketplace": "etsy", "listings": {"ids": ids}, "mode": "file"}),
     )
     .await;
-    let done = finished(&p, &seller, &generic).await;
+    let done = p.export_finished(&seller, &generic).await;
     assert_eq!(done["format"], "generic_csv");
     let csv = download(&p, &done["files"][0]["url"]).await;
     assert_eq!(csv_reader(&csv).records().count(), 12);
@@ -521,7 +506,7 @@ async fn flow(backend: Backend) {
         json!({"marketplace": "amazon", "listings": {"all": true}, "mode": "file"}),
     )
     .await;
-    let done = finished(&p, &seller, &amazon).await;
+    let done = p.export_finished(&seller, &amazon).await;
     assert_eq!(done["status"], "failed");
     assert!(
         done["error"]
@@ -542,7 +527,7 @@ async fn flow(backend: Backend) {
         json!({"marketplace": "amazon", "listings": {"all": true}, "mode": "file"}),
     )
     .await;
-    let done = finished(&p, &seller, &amazon).await;
+    let done = p.export_finished(&seller, &amazon).await;
     assert_eq!(done["status"], "succeeded", "{done}");
     let feed: Value =
         serde_json::from_slice(&download(&p, &done["files"][0]["url"]).await).unwrap();
@@ -698,7 +683,7 @@ async fn amazon_flow(backend: Backend) {
         json!({"marketplace": "amazon", "listings": {"all": true}, "mode": "push"}),
     )
     .await;
-    let done = finished(&p, &seller, &run).await;
+    let done = p.export_finished(&seller, &run).await;
     let elapsed = started.elapsed();
     assert_eq!(done["status"], "completed_with_errors", "{done}");
     assert_eq!(done["totals"]["succeeded"], 15, "{done}");
@@ -825,7 +810,7 @@ async fn etsy_flow(backend: Backend) {
         json!({"marketplace": "etsy", "listings": {"all": true}, "mode": "push"}),
     )
     .await;
-    let done = finished(&p, &seller, &run).await;
+    let done = p.export_finished(&seller, &run).await;
     assert_eq!(done["totals"]["succeeded"], 5, "{done}");
     assert_eq!(done["totals"]["failed"], 1, "{done}");
     let failed = items(&p, &seller, &run, "failed").await;

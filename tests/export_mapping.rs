@@ -9,29 +9,13 @@
 
 use fleet_jobs::WorkerKind;
 use fleet_shared::db::api_keys::Role;
-use fleet_testkit::{Backend, amazon::FakeAmazon, etsy::FakeEtsy, platform::Platform, wait_for};
+use fleet_testkit::{Backend, amazon::FakeAmazon, etsy::FakeEtsy, platform::Platform};
 use serde_json::{Value, json};
-use std::time::Duration;
 
 const GID: &str = "gid://shopify/TaxonomyCategory/";
 const DE: &str = "A1PA6795UKMFR9";
 const FR: &str = "A13V1IB3VIYZZH";
 const UK: &str = "A1F83G8C2ARO7P";
-
-/// The run once it reached a final status.
-async fn finished(p: &Platform, key: &str, id: &str) -> Value {
-    wait_for(
-        "the export run to finish",
-        Duration::from_secs(120),
-        || async {
-            let (status, run) = p.call("GET", &format!("/v1/exports/{id}"), key, None).await;
-            assert_eq!(status, 200, "{run}");
-            let done = !matches!(run["status"].as_str(), Some("planning" | "running"));
-            done.then_some(run)
-        },
-    )
-    .await
-}
 
 /// Pushes `skus` of the seller behind `key` to `marketplace` and waits for the run.
 async fn push(
@@ -51,7 +35,7 @@ async fn push(
         .await;
     assert_eq!(status, 202, "{run}");
     let id = run["id"].as_str().unwrap().to_owned();
-    let done = finished(p, key, &id).await;
+    let done = p.export_finished(key, &id).await;
     (id, done)
 }
 

@@ -212,6 +212,23 @@ impl Platform {
         accepted["id"].as_str().unwrap_or_default().to_owned()
     }
 
+    /// `GET /v1/exports/{id}` once the export run reached a final status (waits up to 120 s).
+    pub async fn export_finished(&self, key: &str, id: &str) -> Value {
+        crate::wait_for(
+            "the export run to finish",
+            std::time::Duration::from_secs(120),
+            || async {
+                let (status, run) = self
+                    .call("GET", &format!("/v1/exports/{id}"), key, None)
+                    .await;
+                assert_eq!(status, 200, "{run}");
+                let done = !matches!(run["status"].as_str(), Some("planning" | "running"));
+                done.then_some(run)
+            },
+        )
+        .await
+    }
+
     /// `GET /v1/events/{id}`: the event with its delivery counts.
     pub async fn event_view(&self, key: &str, id: &str) -> Value {
         let (status, view) = self
