@@ -13,7 +13,7 @@ use fleet_shared::{
 use fleet_testkit::{
     Backend, platform::Platform, s3::S3Server, unique, wait_for, worker::WorkerProcess,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::{
     collections::BTreeSet,
     path::{Path, PathBuf},
@@ -101,26 +101,12 @@ impl Setup {
         WorkerProcess::spawn(env!("CARGO_BIN_EXE_fleet"), &["media"], &env)
     }
 
-    /// Creates a `listing_video` upload, PUTs `bytes` to its URL with a plain HTTP client and
-    /// completes it; returns the media id and its job id.
+    /// Uploads `bytes` as a `listing_video` and completes it; returns the media id and its job id.
     async fn upload_video(&self, key: &str, bytes: &[u8]) -> (String, String) {
-        let (status, created) = self
+        let id = self
             .p
-            .call("POST", "/v1/media/uploads", key, Some(json!({"purpose": "listing_video", "content_type": "video/mp4", "size_bytes": bytes.len(), "filename": "clip.mp4"})))
+            .upload_media(key, "listing_video", "video/mp4", bytes)
             .await;
-        assert_eq!(status, 201, "{created}");
-        let upload = &created["upload"];
-        let mut put = self
-            .p
-            .http
-            .put(upload["url"].as_str().unwrap())
-            .body(bytes.to_vec());
-        for (name, value) in upload["headers"].as_object().unwrap() {
-            put = put.header(name, value.as_str().unwrap());
-        }
-        let resp = put.send().await.unwrap();
-        assert!(resp.status().is_success(), "PUT: {}", resp.status());
-        let id = created["media_id"].as_str().unwrap().to_owned();
         let (status, queued) = self
             .p
             .call("POST", &format!("/v1/media/{id}/complete"), key, None)

@@ -58,40 +58,10 @@ impl Media {
             .await
     }
 
-    /// Creates a photo upload and PUTs `bytes` to its URL with a plain HTTP client; returns the media id.
+    /// Creates a photo upload and PUTs `bytes` to its URL; returns the media id.
     async fn upload(&self, key: &str, content_type: &str, bytes: &[u8]) -> String {
-        self.upload_as(key, "listing_photo", content_type, bytes)
+        self.upload_media(key, "listing_photo", content_type, bytes)
             .await
-    }
-
-    /// Creates an upload for `purpose` and PUTs `bytes` to its URL; returns the media id.
-    async fn upload_as(
-        &self,
-        key: &str,
-        purpose: &str,
-        content_type: &str,
-        bytes: &[u8],
-    ) -> String {
-        let (status, created) = self
-            .call("POST", "/v1/media/uploads", key, Some(json!({"purpose": purpose, "content_type": content_type, "size_bytes": bytes.len(), "filename": "item"})))
-            .await;
-        assert_eq!(status, 201, "{created}");
-        let upload = &created["upload"];
-        assert_eq!(upload["method"], "PUT");
-        let mut put = self
-            .http
-            .put(upload["url"].as_str().unwrap())
-            .body(bytes.to_vec());
-        for (name, value) in upload["headers"].as_object().unwrap() {
-            put = put.header(name, value.as_str().unwrap());
-        }
-        let resp = put.send().await.unwrap();
-        assert!(
-            resp.status().is_success(),
-            "PUT to the upload URL: {}",
-            resp.status()
-        );
-        created["media_id"].as_str().unwrap().to_owned()
     }
 
     async fn settled(&self, key: &str, id: &str) -> Value {
@@ -315,7 +285,7 @@ async fn video_flow(p: &Media) {
 
     // A truncated upload (its index was at the end) fails with a reason, not retried.
     let broken = p
-        .upload_as(
+        .upload_media(
             &p.seller1,
             "listing_video",
             "video/mp4",
@@ -335,7 +305,7 @@ async fn video_flow(p: &Media) {
 
     // The same worker then processes a good video: upright, 720p, with a poster.
     let id = p
-        .upload_as(&p.seller1, "listing_video", "video/mp4", &clip)
+        .upload_media(&p.seller1, "listing_video", "video/mp4", &clip)
         .await;
     let (status, queued) = p.complete(&p.seller1, &id).await;
     assert_eq!(status, 202, "{queued}");

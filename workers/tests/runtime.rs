@@ -2,7 +2,12 @@
 //! Redis + PostgreSQL (production). Real services, real workers.
 
 use fleet_jobs::{Job, JobStatus};
-use fleet_shared::{Queues, config::QueueSettings, db::jobs::NewJob, queue::QueueStats};
+use fleet_shared::{
+    Queues,
+    config::QueueSettings,
+    db::jobs::{NewJob, Outcome},
+    queue::QueueStats,
+};
 use fleet_testkit::{Backend, TestDb, unique_queue, wait_for};
 use fleet_workers::runtime::{
     JobContext, JobError, JobHandler, Lane, Registry, RetryPolicy, WorkerPool,
@@ -492,6 +497,39 @@ async fn unstarted_jobs_return_on_stop(backend: Backend) {
     assert_eq!(h.stats().await.waiting, queued as u64);
 }
 
+/// A batch of outcomes and a running mark over the same jobs, listed in
+/// opposite orders, written at once round after round: neither waits on the
+/// other in a cycle (PostgreSQL would abort one as a deadlock), and the last
+/// write of each job wins whole.
+async fn status_writes_over_the_same_jobs_never_deadlock(backend: Backend) {
+    let h = Harness::new(backend, "lockorder").await;
+    let ids = h
+        .enqueue((0..300).map(|n| h.job(n, Mode::Succeed, 50)).collect())
+        .await;
+    let db = h.queues.db();
+    for attempt in 1..=20 {
+        let marks: Vec<(String, i32)> = ids.iter().map(|id| (id.clone(), attempt)).collect();
+        let outcomes: Vec<Outcome> = ids
+            .iter()
+            .rev()
+            .map(|id| Outcome::retry(id, attempt, format!("round {attempt}"), 0))
+            .collect();
+        let (marked, recorded) =
+            tokio::join!(db.mark_running(&marks, "w1"), db.record_outcomes(&outcomes));
+        marked.unwrap_or_else(|e| panic!("running mark, round {attempt}: {e}"));
+        recorded.unwrap_or_else(|e| panic!("outcomes, round {attempt}: {e}"));
+    }
+    // Either order ends failed: a mark after the outcome of its attempt is skipped.
+    for id in &ids {
+        let (status, attempts, error) = h.status(id).await;
+        assert_eq!(
+            (status, attempts, error.as_deref()),
+            (JobStatus::Failed, 20, Some("round 20")),
+            "{id}"
+        );
+    }
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -517,4 +555,5 @@ on_both_backends!(
     drains_20k_scheduled_due_together,
     sigterm_style_stop_finishes_in_flight,
     unstarted_jobs_return_on_stop,
+    status_writes_over_the_same_jobs_never_deadlock,
 );

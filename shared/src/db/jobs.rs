@@ -178,6 +178,17 @@ const COLUMNS: &str = "id, kind, queue, status, payload, seller_id, priority, at
 /// Most rows inserted by one statement.
 const INSERT_CHUNK: usize = 1_000;
 
+/// The PostgreSQL rows `u` of a JSON array `$1` with `columns`, joined to
+/// their jobs and locked in id order. Every statement that updates many jobs
+/// locks through this, so two of them never wait on each other in a cycle
+/// (which PostgreSQL breaks only after its deadlock timeout, a second).
+fn locked_in_order(columns: &str) -> String {
+    format!(
+        "(SELECT u.* FROM jsonb_to_recordset($1::jsonb) AS u({columns}) \
+         JOIN jobs locked ON locked.id = u.id ORDER BY locked.id FOR UPDATE OF locked) AS u"
+    )
+}
+
 fn record_from_row<R>(row: &R) -> Result<JobRecord, DbError>
 where
     R: Row,
@@ -363,13 +374,14 @@ impl Db {
         .to_string();
         match self {
             Db::Postgres(pool) => {
-                sqlx::query(
+                sqlx::query(AssertSqlSafe(format!(
                     "UPDATE jobs SET status = 'running', attempts = u.attempt, worker_id = $2, \
                      started_at = $3, updated_at = $3 \
-                     FROM jsonb_to_recordset($1::jsonb) AS u(id text, attempt int) \
+                     FROM {} \
                      WHERE jobs.id = u.id AND jobs.attempts <= u.attempt \
                      AND (jobs.status IN ('queued', 'running') OR (jobs.status = 'failed' AND jobs.attempts < u.attempt))",
-                )
+                    locked_in_order("id text, attempt int")
+                )))
                 .bind(json)
                 .bind(worker)
                 .bind(now)
@@ -418,9 +430,10 @@ impl Db {
             Db::Postgres(pool) => {
                 sqlx::query_scalar(AssertSqlSafe(format!(
                     "UPDATE jobs SET {set} \
-                     FROM jsonb_to_recordset($1::jsonb) AS u(id text, attempt int, status text, error text, run_at bigint, started_at bigint) \
+                     FROM {} \
                      WHERE jobs.id = u.id AND jobs.attempts <= u.attempt \
-                     AND jobs.status NOT IN ('succeeded', 'dead', 'cancelled') RETURNING jobs.id"
+                     AND jobs.status NOT IN ('succeeded', 'dead', 'cancelled') RETURNING jobs.id",
+                    locked_in_order("id text, attempt int, status text, error text, run_at bigint, started_at bigint")
                 )))
                 .bind(json)
                 .bind(now)

@@ -39,7 +39,8 @@ struct Held {
     attempt: i32,
     /// When the handler started (ms since epoch); None while buffered.
     started_at: Option<i64>,
-    /// Whether the running mark was written.
+    /// Whether the running mark was written, or is no longer wanted because
+    /// the attempt has finished and its outcome waits to be written.
     marked: bool,
 }
 
@@ -78,8 +79,15 @@ pub(crate) struct LaneState {
 }
 
 impl LaneState {
-    /// Queues an outcome for the batch writer.
+    /// Queues an outcome for the batch writer. The attempt is never marked
+    /// running after this: that write would race the outcome's for its row.
     pub(crate) fn record(&self, outcome: Outcome) {
+        if let Ok(mut held) = self.held.lock()
+            && let Some(entry) = held.get_mut(&outcome.id)
+            && entry.attempt == outcome.attempt
+        {
+            entry.marked = true;
+        }
         if self.acks.send(AckMsg::Outcome(outcome)).is_err() {
             tracing::error!(queue = %self.config.queue, "outcome writer stopped; the lease will expire and the job run again");
         }
