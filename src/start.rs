@@ -14,7 +14,7 @@ pub fn config(file: Option<&Path>) -> anyhow::Result<Config> {
 /// Connects to the database and refuses to go on unless its schema is this build's.
 pub async fn database(config: &Config) -> anyhow::Result<Db> {
     let url = config.database_url();
-    let db = Db::connect(&url).await?;
+    let db = Db::connect_with(&url, config.database_max_connections).await?;
     db.ensure_migrated(&url).await?;
     Ok(db)
 }

@@ -205,3 +205,50 @@ async fn workers_stop_when_the_supervisor_is_killed() {
     .await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Whether `fleet supervise payout` on PostgreSQL, with `pool` connections per
+/// process and at most `max` payout workers, warns at start that the workers
+/// could open more connections than the server accepts (about 97 by default).
+async fn warns_of_connections(pool: u32, max: u32) -> bool {
+    use std::io::{BufRead, BufReader};
+    let db = fleet_testkit::TestDb::postgres().await;
+    let dir = std::env::temp_dir().join(unique("fleet-supervise-"));
+    let mut supervisor = fleet(&dir)
+        .args(["supervise", "payout"])
+        .env("FLEET_DATABASE_URL", &db.url)
+        .env("FLEET_REDIS_URL", fleet_testkit::redis_url())
+        .env(
+            "FLEET_SECRET_KEY",
+            "supervise-test-secret-key-0123456789abcdef",
+        )
+        .env("FLEET_LOG", "info")
+        .env("FLEET_LOG_FORMAT", "json")
+        .env("FLEET_DATABASE_MAX_CONNECTIONS", pool.to_string())
+        .env("FLEET_KINDS__PAYOUT__MIN_REPLICAS", "0")
+        .env("FLEET_KINDS__PAYOUT__MAX_REPLICAS", max.to_string())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = BufReader::new(supervisor.stdout.take().unwrap());
+    let mut warned = false;
+    // The check runs before the supervisor announces what it supervises.
+    for line in out.lines() {
+        let line = line.unwrap();
+        warned |= line.contains("database connections but PostgreSQL accepts");
+        if line.contains("supervising workers") {
+            break;
+        }
+    }
+    supervisor.kill().unwrap();
+    supervisor.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    warned
+}
+
+#[tokio::test]
+async fn warns_when_workers_could_exhaust_postgres_connections() {
+    // (10 workers + supervisor + API) × 50 = 600 connections.
+    assert!(warns_of_connections(50, 10).await);
+    // (3 + 2) × 4 = 20.
+    assert!(!warns_of_connections(4, 3).await);
+}

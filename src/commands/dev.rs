@@ -26,7 +26,7 @@ pub async fn run(file: Option<&Path>, args: Args) -> anyhow::Result<()> {
         )
     })?;
     let url = config.database_url();
-    let db = Db::connect(&url).await?;
+    let db = Db::connect_with(&url, config.database_max_connections).await?;
     db.migrate().await?;
     let key = dev_key(&db, &config.data_dir).await?;
     let queues = crate::start::queues(&config, db).await?;

@@ -6,7 +6,7 @@
 
 use anyhow::Context;
 use fleet_jobs::WorkerKind;
-use fleet_shared::{db::now_ms, queue::scaling::Stabiliser};
+use fleet_shared::{Config, Db, db::now_ms, queue::scaling::Stabiliser};
 use std::{
     io::Write,
     path::{Path, PathBuf},
@@ -68,6 +68,7 @@ pub async fn run(file: Option<&Path>, args: Args) -> anyhow::Result<()> {
     } else {
         args.kinds.clone()
     };
+    warn_if_connections_run_out(&config, queues.db(), &kinds).await;
     let window_ms = (config.supervise.scale_down_window_secs * 1000) as i64;
     let mut pools: Vec<KindPool> = kinds
         .iter()
@@ -180,6 +181,31 @@ pub async fn run(file: Option<&Path>, args: Args) -> anyhow::Result<()> {
     }
     stop_all(pools, config.queue.shutdown_grace_secs).await;
     Ok(())
+}
+
+/// Warns when the workers at their maximum, each with a full pool, could ask
+/// PostgreSQL for more connections than it accepts: the extra ones would be
+/// refused and jobs would stall waiting for a connection.
+async fn warn_if_connections_run_out(config: &Config, db: &Db, kinds: &[WorkerKind]) {
+    let Ok(Some(limit)) = db.server_connection_limit().await else {
+        return;
+    };
+    // The supervisor's own pool, and the API's, which usually shares the server.
+    let processes = 2 + kinds
+        .iter()
+        .map(|&k| config.kinds.of(k).max_replicas)
+        .sum::<u32>();
+    let wanted = processes * config.database_max_connections;
+    if wanted > limit {
+        tracing::warn!(
+            processes,
+            database_max_connections = config.database_max_connections,
+            server_limit = limit,
+            "at their maximum replicas the workers may open {wanted} database connections but PostgreSQL accepts {limit}: \
+             set database_max_connections (FLEET_DATABASE_MAX_CONNECTIONS) to at most {}, lower max_replicas, or raise max_connections",
+            (limit / processes).max(1)
+        );
+    }
 }
 
 /// Starts `fleet worker KIND` with this process's configuration.

@@ -224,6 +224,8 @@ async fn main() -> Result<(), BoxError> {
         ("FLEET_API__RATE_LIMIT_BURST", "1000000".to_owned()),
         ("FLEET_EXPORT__SHOPIFY_API_BASE", shop.base.clone()),
         ("FLEET_EXPORT__CHUNK_SIZE", CHUNK.to_string()),
+        // 14 processes at the peak (workers, supervisor, API) × 6 stay under PostgreSQL's 100.
+        ("FLEET_DATABASE_MAX_CONNECTIONS", "6".to_owned()),
         ("FLEET_KINDS__MEDIA__MAX_REPLICAS", MEDIA_MAX.to_string()),
         ("FLEET_KINDS__EXPORT__MAX_REPLICAS", EXPORT_MAX.to_string()),
         ("FLEET_SUPERVISE__INTERVAL_MS", INTERVAL_MS.to_string()),

@@ -159,6 +159,12 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             ),
         ));
     }
+    if !(1..=1_000).contains(&config.database_max_connections) {
+        return Err(ConfigError::invalid(
+            "database_max_connections",
+            "must be between 1 and 1000",
+        ));
+    }
     if let Some(redis) = &config.redis_url
         && !(redis.starts_with("redis://") || redis.starts_with("rediss://"))
     {
@@ -577,6 +583,11 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("FLEET_REDIS_URL"), "{err}");
+        let err = load(None, vars(&[("FLEET_DATABASE_MAX_CONNECTIONS", "0")])).unwrap_err();
+        assert!(
+            err.to_string().contains("FLEET_DATABASE_MAX_CONNECTIONS"),
+            "{err}"
+        );
         let err = load(None, vars(&[("FLEET_KINDS__PAYOUT__MAX_ATTEMPTS", "0")])).unwrap_err();
         assert!(err.to_string().contains("kinds.payout.max_attempts"));
         let err = load(

@@ -43,6 +43,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `postgres://…` or `sqlite://…`; defaults to a SQLite file in `data_dir`.
     pub database_url: Option<String>,
+    /// Most connections each process opens to the database (its pool size).
+    pub database_max_connections: u32,
     /// `redis://…`; when set, queues live in Redis, otherwise in the SQL database.
     pub redis_url: Option<String>,
     /// `file:///path` or `s3://bucket?endpoint=…`; defaults to `data_dir/blobs`.
@@ -89,6 +91,7 @@ impl Default for Config {
             public_url: None,
             data_dir: PathBuf::from(".fleet"),
             database_url: None,
+            database_max_connections: crate::db::DEFAULT_MAX_CONNECTIONS,
             redis_url: None,
             blob_url: None,
             s3_access_key_id: None,

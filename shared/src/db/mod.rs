@@ -25,6 +25,9 @@ use sqlx::{
 };
 use std::{str::FromStr, time::Duration};
 
+/// Connections a process opens to the database at most, unless configured.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
+
 /// Why a database operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -98,8 +101,13 @@ macro_rules! on_pool {
 pub(crate) use on_pool;
 
 impl Db {
-    /// Opens a pool for `url` (`postgres://…` or `sqlite://…`); SQLite files are created.
+    /// Opens a pool of the default size for `url` (`postgres://…` or `sqlite://…`); SQLite files are created.
     pub async fn connect(url: &str) -> Result<Db, DbError> {
+        Db::connect_with(url, DEFAULT_MAX_CONNECTIONS).await
+    }
+
+    /// Opens a pool of at most `max_connections` for `url`; SQLite files are created.
+    pub async fn connect_with(url: &str, max_connections: u32) -> Result<Db, DbError> {
         let masked = crate::config::mask_url_password(url);
         let connect_err = |source| DbError::Connect {
             url: masked.clone(),
@@ -119,14 +127,14 @@ impl Db {
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
             let pool = SqlitePoolOptions::new()
-                .max_connections(8)
+                .max_connections(max_connections.min(8))
                 .connect_with(options)
                 .await
                 .map_err(connect_err)?;
             Ok(Db::Sqlite(pool))
         } else {
             let pool = PgPoolOptions::new()
-                .max_connections(16)
+                .max_connections(max_connections)
                 .acquire_timeout(Duration::from_secs(5))
                 .connect(url)
                 .await
@@ -138,6 +146,22 @@ impl Db {
     /// Whether this is SQLite.
     pub fn is_sqlite(&self) -> bool {
         matches!(self, Db::Sqlite(_))
+    }
+
+    /// Connections a PostgreSQL server accepts from ordinary roles (None on SQLite).
+    pub async fn server_connection_limit(&self) -> Result<Option<u32>, DbError> {
+        match self {
+            Db::Postgres(pool) => {
+                let limit: i32 = sqlx::query_scalar(
+                    "SELECT current_setting('max_connections')::int \
+                     - current_setting('superuser_reserved_connections')::int",
+                )
+                .fetch_one(pool)
+                .await?;
+                Ok(Some(limit.max(0) as u32))
+            }
+            Db::Sqlite(_) => Ok(None),
+        }
     }
 
     /// Checks the server answers a trivial query.
