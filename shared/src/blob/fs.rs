@@ -1,6 +1,8 @@
 //! Blobs in a local directory, for `fleet dev`. Objects live at `root/<key>`,
 //! their content type at `root/.meta/<key>`; writes go to `root/.tmp` and are
-//! renamed into place, so a reader never sees half an object.
+//! renamed into place, so a reader never sees half an object. A process
+//! killed mid-write leaves its temporary file behind; opening the store
+//! removes those older than an hour.
 
 use super::{
     Blob, BlobError, BlobKey, BlobStore, ByteStream, DEFAULT_CONTENT_TYPE, ObjectMeta, Presigned,
@@ -14,6 +16,9 @@ use std::{
     time::Duration,
 };
 use tokio::io::AsyncWriteExt;
+
+/// A temporary file this old belongs to a write that will never finish.
+const STALE_TEMP: Duration = Duration::from_secs(60 * 60);
 
 /// A blob store in a local directory; the API serves its signed URLs.
 #[derive(Debug)]
@@ -29,6 +34,13 @@ impl FsStore {
             tokio::fs::create_dir_all(&dir)
                 .await
                 .map_err(|source| io_error("create", &dir.display().to_string(), source))?;
+        }
+        let swept = sweep_stale_temps(&root.join(".tmp"), STALE_TEMP);
+        if swept > 0 {
+            tracing::info!(
+                files = swept,
+                "removed temporary files of blob writes that never finished"
+            );
         }
         Ok(FsStore { root, signer })
     }
@@ -77,6 +89,26 @@ impl FsStore {
         file.sync_all().await.map_err(err)?;
         Ok((temp, size))
     }
+}
+
+/// Removes the files in `dir` last modified more than `age` ago; returns how many.
+/// Newer ones may belong to a write in progress in another process.
+fn sweep_stale_temps(dir: &Path, age: Duration) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|entry| {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|at| at.elapsed().ok())
+                .is_some_and(|elapsed| elapsed > age)
+        })
+        .filter(|entry| std::fs::remove_file(entry.path()).is_ok())
+        .count()
 }
 
 /// A temporary file removed on drop unless it was renamed into place.
@@ -256,4 +288,34 @@ fn count_files(dir: &Path) -> io::Result<u64> {
         }
     }
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+
+    #[tokio::test]
+    async fn opening_removes_only_stale_temporary_files() {
+        let root = std::env::temp_dir().join(format!("fleet-fs-{}", ulid::Ulid::new()));
+        let tmp = root.join(".tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
+        let stale = tmp.join("killed-mid-write");
+        let fresh = tmp.join("still-writing");
+        for path in [&stale, &fresh] {
+            std::fs::write(path, b"half an object").unwrap();
+        }
+        let long_ago = SystemTime::now() - STALE_TEMP - Duration::from_secs(60);
+        std::fs::File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        let signer = UrlSigner::new([7; 32], "http://127.0.0.1:8080");
+        FsStore::open(root.clone(), signer).await.unwrap();
+        assert!(!stale.exists(), "a stale temporary file is removed");
+        assert!(fresh.exists(), "a recent one may be a write in progress");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }
