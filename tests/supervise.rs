@@ -146,33 +146,27 @@ async fn scales_up_under_a_backlog_and_back_down() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Field `n` (0: state, 1: parent pid, …) of `/proc/{pid}/stat` after the
+/// command name, which may itself hold spaces and parentheses.
+fn stat_field(pid: u32, n: usize) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(n).map(str::to_owned)
+}
+
 /// The pids of `parent`'s child processes.
 fn children_of(parent: u32) -> Vec<u32> {
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|s| {
-                    let after = &s[s.rfind(')')? + 1..];
-                    after.split_whitespace().nth(1)?.parse::<u32>().ok()
-                })
-                == Some(parent)
-        })
+        .filter(|&pid| stat_field(pid, 1).and_then(|p| p.parse().ok()) == Some(parent))
         .collect()
 }
 
 /// Whether process `pid` still runs (an exited one awaiting its reaper does not).
 fn running(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            let after = &s[s.rfind(')')? + 1..];
-            after.split_whitespace().next().map(|state| state != "Z")
-        })
-        .unwrap_or(false)
+    stat_field(pid, 0).is_some_and(|state| state != "Z")
 }
 
 #[tokio::test]

@@ -1,5 +1,17 @@
 //! Process signals.
 
+/// Makes the kernel send this process SIGTERM when the thread that started it
+/// ends, which is with its parent process. Meant for `pre_exec` of a child
+/// that must not outlive its parent; it only calls prctl(2), which is
+/// async-signal-safe.
+pub fn term_with_parent() -> std::io::Result<()> {
+    // SAFETY: prctl(2) with PR_SET_PDEATHSIG reads and writes no memory of ours.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) } == -1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Resolves on SIGTERM or Ctrl-C (SIGINT).
 pub async fn shutdown() {
     let ctrl_c = async {

@@ -223,14 +223,9 @@ fn spawn(exe: &Path, file: Option<&Path>, kind: WorkerKind) -> std::io::Result<C
     // not leave its workers running: a restarted one would start more. The
     // kernel sends each a SIGTERM, and they drain, when the runtime thread
     // that started them ends, which is with the process.
-    // SAFETY: prctl(2) is async-signal-safe and touches no memory of ours.
+    // SAFETY: the hook only calls prctl(2), which is async-signal-safe.
     unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
+        cmd.pre_exec(fleet_shared::signal::term_with_parent);
     }
     let child = cmd.spawn()?;
     tracing::debug!(%kind, pid = child.id(), "started worker");

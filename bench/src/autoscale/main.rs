@@ -75,14 +75,12 @@ fn fleet(bin: &str, env: &[(String, String)], args: &[&str]) -> Command {
         .stdin(Stdio::null())
         .stdout(std::io::stderr());
     // If the benchmark dies, so do the API and the supervisor (whose workers follow it).
-    // SAFETY: prctl(2) is async-signal-safe and touches no memory of ours.
+    // SAFETY: the hook only calls prctl(2), which is async-signal-safe.
     unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
+        std::os::unix::process::CommandExt::pre_exec(
+            &mut cmd,
+            fleet_shared::signal::term_with_parent,
+        );
     }
     cmd
 }
