@@ -592,10 +592,30 @@ fn add_be(buf: &mut [u8], at: usize, len: usize, delta: u64) {
 }
 
 /// A HEIF file with an `irot` property (`quarter_turns` x 90 degrees anticlockwise) given to its
-/// primary image, as a camera that stores the pixels as the sensor read them writes it: `ipco`
-/// gains the property, the primary item's `ipma` entry associates it (essential), the sizes of the
-/// boxes around them grow, and `iloc`'s offsets into the `mdat` after `meta` move along.
+/// primary image, as a camera that stores the pixels as the sensor read them writes it.
 fn with_irot(heif: &[u8], quarter_turns: u8) -> Vec<u8> {
+    with_property(
+        heif,
+        &[0, 0, 0, 9, b'i', b'r', b'o', b't', quarter_turns & 3],
+    )
+}
+
+/// A HEIF file whose primary image has an nclx `colr` property naming its colour space by code
+/// (`primaries`, the sRGB curve, BT.601 matrix, full range), as Android phones write it.
+fn with_nclx(heif: &[u8], primaries: u16) -> Vec<u8> {
+    let mut colr = vec![0, 0, 0, 19];
+    colr.extend_from_slice(b"colrnclx");
+    for code in [primaries, 13, 6] {
+        colr.extend_from_slice(&code.to_be_bytes());
+    }
+    colr.push(0x80);
+    with_property(heif, &colr)
+}
+
+/// A HEIF file with `property` (a whole box) given to its primary image: `ipco` gains the
+/// property, the primary item's `ipma` entry associates it (essential), the sizes of the boxes
+/// around them grow, and `iloc`'s offsets into the `mdat` after `meta` move along.
+fn with_property(heif: &[u8], property: &[u8]) -> Vec<u8> {
     let top = boxes_in(heif, 0, heif.len());
     let (meta, meta_end) = find_box(&top, b"meta");
     assert!(find_box(&top, b"mdat").0 > meta, "mdat after meta");
@@ -633,8 +653,7 @@ fn with_irot(heif: &[u8], quarter_turns: u8) -> Vec<u8> {
         assert!(index < 128);
         vec![0x80 | index as u8]
     };
-    let irot = [0, 0, 0, 9, b'i', b'r', b'o', b't', quarter_turns & 3];
-    let grown = (irot.len() + association.len()) as u64;
+    let grown = (property.len() + association.len()) as u64;
 
     let mut out = heif.to_vec();
     // iloc: file offsets (construction method 0) at or past the end of meta move along.
@@ -687,7 +706,7 @@ fn with_irot(heif: &[u8], quarter_turns: u8) -> Vec<u8> {
     for (start, by) in [
         (meta, grown),
         (iprp, grown),
-        (ipco, 9),
+        (ipco, property.len() as u64),
         (ipma, association.len() as u64),
     ] {
         add_be(&mut out, start, 4, by);
@@ -695,8 +714,48 @@ fn with_irot(heif: &[u8], quarter_turns: u8) -> Vec<u8> {
     out[count_at] += 1;
     // Inserted back to front, so the earlier position stays valid.
     out.splice(associations_end..associations_end, association);
-    out.splice(ipco_end..ipco_end, irot);
+    out.splice(ipco_end..ipco_end, property.iter().copied());
     out
+}
+
+#[test]
+fn heic_tagged_display_p3_by_code_is_converted_to_srgb() {
+    use libheif_rs::CompressionFormat;
+    // The P3 patches' stored values, in a HEIC that names Display P3 by an nclx
+    // tag (primaries 12, SMPTE EG 432-1; sRGB curve) instead of carrying a profile.
+    let stored = decode_without_profile(&testdata("media/p3-patches.jpg"));
+    let untagged = heif_encode(&stored, CompressionFormat::Hevc);
+    let tagged = with_nclx(&untagged, 12);
+    // The same tag with sRGB's own primaries (1) changes nothing.
+    let srgb = with_nclx(&untagged, 1);
+    let expected = [
+        ((100, 100), [255, 0, 0]),
+        ((300, 100), [2, 255, 0]),
+        ((500, 100), [0, 0, 254]),
+        ((100, 300), [255, 255, 0]),
+        ((300, 300), [2, 255, 255]),
+        ((500, 300), [255, 0, 255]),
+    ];
+    let read = |bytes: &[u8]| decode(bytes, &sniff(bytes, u64::MAX).unwrap(), u32::MAX).unwrap();
+    let (converted, kept, kept_srgb) = (read(&tagged), read(&untagged), read(&srgb));
+    for ((x, y), rgb) in expected {
+        let got = pixel(&converted, x, y);
+        assert!(
+            close(got, rgb, 6),
+            "patch at ({x},{y}) is {got:?}, expected {rgb:?}"
+        );
+        // Untagged and sRGB-tagged pixels are kept as stored.
+        let stored_px = pixel(&stored, x, y);
+        for (name, image) in [("untagged", &kept), ("sRGB", &kept_srgb)] {
+            assert!(
+                close(pixel(image, x, y), stored_px, 6),
+                "{name} patch at ({x},{y}) is {:?}, stored {stored_px:?}",
+                pixel(image, x, y)
+            );
+        }
+    }
+    // The red patch is stored as 234,51,35: conversion is what makes it pure red.
+    assert!(!close(pixel(&kept, 100, 100), [255, 0, 0], 6));
 }
 
 #[test]

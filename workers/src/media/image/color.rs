@@ -3,7 +3,7 @@
 //! assume for untagged images; the profile itself is then dropped.
 
 use super::{Pixels, jpeg_segments::jpeg_segments};
-use lcms2::{Intent, PixelFormat, Profile, Transform};
+use lcms2::{CIExyY, CIExyYTRIPLE, Intent, PixelFormat, Profile, ToneCurve, Transform};
 
 /// The ICC profile in a JPEG's APP2 `ICC_PROFILE` segments, reassembled in sequence order.
 pub fn jpeg_icc_profile(bytes: &[u8]) -> Option<Vec<u8>> {
@@ -46,6 +46,42 @@ pub fn to_srgb(pixels: &mut Pixels, icc: &[u8]) {
     {
         transform.transform_in_place(&mut pixels.data);
     }
+}
+
+/// The tone curve of an RGB colour space named by code rather than by profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToneCurveKind {
+    /// IEC 61966-2-1: the sRGB and Display P3 curve.
+    Srgb,
+    /// ITU-R BT.709 (also BT.601 and SDR BT.2020): video cameras' curve.
+    Bt709,
+}
+
+/// An ICC profile for RGB with these red, green and blue primaries and
+/// white point (CIE xy) and tone curve, so that [`to_srgb`] can convert
+/// images whose colour space is named by code (an nclx tag) as it does
+/// images carrying a profile. None when lcms2 cannot build it.
+pub fn rgb_profile(
+    primaries: [(f64, f64); 3],
+    white: (f64, f64),
+    curve: ToneCurveKind,
+) -> Option<Vec<u8>> {
+    // lcms2's parametric type 4: Y = (aX + b)^g for X >= d, else cX; [g, a, b, c, d].
+    let params = match curve {
+        ToneCurveKind::Srgb => [2.4, 1.0 / 1.055, 0.055 / 1.055, 1.0 / 12.92, 0.04045],
+        ToneCurveKind::Bt709 => [1.0 / 0.45, 1.0 / 1.099, 0.099 / 1.099, 1.0 / 4.5, 0.081],
+    };
+    let tone = ToneCurve::new_parametric(4, &params).ok()?;
+    let xy = |(x, y): (f64, f64)| CIExyY { x, y, Y: 1.0 };
+    let triple = CIExyYTRIPLE {
+        Red: xy(primaries[0]),
+        Green: xy(primaries[1]),
+        Blue: xy(primaries[2]),
+    };
+    Profile::new_rgb(&xy(white), &triple, &[&tone, &tone, &tone])
+        .ok()?
+        .icc()
+        .ok()
 }
 
 /// Whether a profile names itself sRGB (most camera and editor output): no conversion needed.
