@@ -103,6 +103,19 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// Reads one item of a batch: a type error becomes that item's field error,
+/// named by its path inside the item.
+pub fn batch_item<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Vec<FieldError>> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        let message = err.into_inner().to_string();
+        vec![FieldError::new(
+            if path == "." { String::new() } else { path },
+            message,
+        )]
+    })
+}
+
 fn strip_position(message: &str) -> String {
     match message.find(" at line ") {
         Some(i) => message[..i].to_owned(),

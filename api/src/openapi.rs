@@ -26,7 +26,7 @@ use utoipa::{
         blobs::download, blobs::upload,
         ops::list_queues, ops::list_dead, ops::retry_dead, ops::retry_all_dead, ops::purge_dead, ops::purge_all_dead,
         dashboard::page, dashboard::script, dashboard::style,
-        orders::post_event, sellers::balance, sellers::ledger,
+        orders::post_event, orders::post_events, sellers::balance, sellers::ledger,
         payouts::seller_payouts, payouts::request_payout, payouts::get_destination, payouts::put_destination,
         payouts::ops_payouts, payouts::list_runs, payouts::start_run, payouts::get_run,
         payouts::list_batches, payouts::get_batch, payouts::confirm_batch,

@@ -682,6 +682,7 @@ async fn metrics_and_openapi() {
         ("get", "/v1/blobs/{key}"),
         ("put", "/v1/blobs/{key}"),
         ("post", "/v1/orders/events"),
+        ("post", "/v1/orders/events:batch"),
         ("get", "/v1/sellers/{id}/balance"),
         ("get", "/v1/sellers/{id}/ledger"),
         ("get", "/v1/sellers/{id}/payouts"),

@@ -328,6 +328,110 @@ async fn delivered_schedules_a_release_job_after_the_hold_period() {
     }
 }
 
+/// Posts a batch of events as `key`; returns status and body.
+async fn batch(api: &Api, key: &str, events: Vec<Value>) -> (StatusCode, Value) {
+    let resp = api
+        .http
+        .post(format!("{}/v1/orders/events:batch", api.base))
+        .bearer_auth(key)
+        .json(&json!({ "events": events }))
+        .send()
+        .await
+        .unwrap();
+    (resp.status(), resp.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_batch_records_each_event_as_one_by_one_would() {
+    for backend in Backend::ALL {
+        let api = Api::start(backend, 0).await;
+        api.ok(ev("e0", "paid", "o0", "s1", 1_000)).await; // pending 850
+        let events = vec![
+            // A whole order in one batch: each event sees the one before.
+            ev("e1", "paid", "o1", "s1", 10_000), // fee 1050, pending 8950
+            ev("e2", "delivered", "o1", "s1", 10_000),
+            ev("e3", "completed", "o1", "s1", 10_000), // releases 8950
+            // Out of order, and a type error: each fails alone.
+            ev("x1", "refunded", "o9", "s1", 100),
+            json!({"event_id": "x2", "type": "paid", "order_id": "o8", "seller_id": "s1", "amount": "12", "currency": "EUR"}),
+            // A replay of an earlier request, and the same id twice in this batch.
+            ev("e0", "paid", "o0", "s1", 1_000),
+            ev("e1", "paid", "o1", "s1", 10_000),
+            // An id reused with other content, and another seller.
+            ev("e0", "paid", "o0", "s1", 999),
+            ev("e4", "paid", "o4", "s2", 2_000), // fee 250, pending 1750
+        ];
+        let (status, body) = batch(&api, &api.backend, events).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let statuses: Vec<&str> = body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["status"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                "recorded", "recorded", "recorded", "refused", "invalid", "replayed", "replayed",
+                "refused", "recorded"
+            ],
+            "{body}"
+        );
+        assert_eq!(
+            (
+                &body["recorded"],
+                &body["replayed"],
+                &body["refused"],
+                &body["invalid"]
+            ),
+            (&json!(4), &json!(2), &json!(2), &json!(1))
+        );
+        let results = &body["results"];
+        assert_eq!(results[0]["event"]["fee"], 1_050);
+        assert_eq!(results[2]["event"]["transfer_id"], "event:e3");
+        assert_eq!(results[3]["reason"], "order_not_paid");
+        assert_eq!(results[4]["errors"][0]["field"], "amount");
+        assert_eq!(results[4]["event_id"], "x2");
+        assert_eq!(results[6]["event"], results[0]["event"]);
+        assert_eq!(results[7]["reason"], "event_id_reused");
+        assert_eq!(results[8]["index"], 8);
+        assert_eq!(api.balance("s1").await, (850, 8_950));
+        assert_eq!(api.balance("s2").await, (1_750, 0));
+        // Refused and invalid events left nothing behind.
+        assert!(api.db.db.order_state("o9").await.unwrap().is_none());
+        assert!(api.db.db.order_state("o8").await.unwrap().is_none());
+        api.assert_zero_sum().await;
+
+        // Posting the same batch again changes nothing.
+        let (status, again) = batch(
+            &api,
+            &api.backend,
+            vec![
+                ev("e1", "paid", "o1", "s1", 10_000),
+                ev("e3", "completed", "o1", "s1", 10_000),
+            ],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{again}");
+        assert_eq!(again["replayed"], 2, "{again}");
+        assert_eq!(again["results"][1]["event"], results[2]["event"]);
+        assert_eq!(api.balance("s1").await, (850, 8_950));
+
+        // Only backend keys; 1-1000 events.
+        let (status, _) = batch(&api, &api.seller1, vec![ev("e5", "paid", "o5", "s1", 1)]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, body) = batch(&api, &api.backend, Vec::new()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let many = (0..1_001)
+            .map(|n| ev(&format!("m{n}"), "paid", &format!("om{n}"), "s1", 1))
+            .collect();
+        let (status, body) = batch(&api, &api.backend, many).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"]["details"]["fields"][0]["field"], "events");
+        assert_eq!(api.balance("s1").await, (850, 8_950));
+    }
+}
+
 #[tokio::test]
 async fn replays_conflicts_and_events_out_of_order() {
     for backend in Backend::ALL {

@@ -1,12 +1,14 @@
 //! Ledger and payout speed, on the database `FLEET_DATABASE_URL` names
 //! (PostgreSQL or SQLite), run by `bench/payout/run`.
 //!
-//! `payout-bench events SELLERS WRITERS`: a fresh, migrated database gets one
-//! order per seller, posted by WRITERS concurrent tasks through
-//! [`Ledger::post`] (what `POST /v1/orders/events` calls): all `paid` events
-//! (one transfer each), then `delivered`, then `completed` (one release
-//! transfer each), each phase timed. Then, untimed, every seller gets bank
-//! details. Prints one JSON line.
+//! `payout-bench events SELLERS WRITERS BATCH`: a fresh, migrated database
+//! gets one order per seller, posted by WRITERS concurrent tasks in batches
+//! of BATCH events through [`Ledger::post_batch`] (what `POST
+//! /v1/orders/events:batch` calls; BATCH 1 is what [`Ledger::post`] does for
+//! `POST /v1/orders/events`): all `paid` events (one transfer each), then
+//! `delivered`, then `completed` (one release transfer each), each phase
+//! timed. Then, untimed, every seller gets bank details. Prints one JSON
+//! line.
 //!
 //! `payout-bench run`: in a new process (so its peak RSS is the run's), one
 //! payout run over every seller with an available balance (the worker's
@@ -75,11 +77,13 @@ fn seller(n: usize) -> String {
     format!("bench-s{n:06}")
 }
 
-/// Posts `kind` for every order, `writers` tasks each taking every `writers`-th order.
+/// Posts `kind` for every order, `writers` tasks each taking every
+/// `writers`-th order, `batch` events per call.
 async fn phase(
     ledger: &Ledger,
     sellers: usize,
     writers: usize,
+    batch: usize,
     kind: EventType,
 ) -> Result<(Duration, usize), BoxError> {
     let eur = Currency::new("EUR")?;
@@ -90,18 +94,23 @@ async fn phase(
         let eur = eur.clone();
         tasks.push(tokio::spawn(async move {
             let mut transfers = 0usize;
-            for n in (w..sellers).step_by(writers) {
-                let event = OrderEvent {
-                    event_id: format!("{}-{n}", kind.as_str()),
-                    kind,
-                    order_id: format!("bench-o{n:06}"),
-                    seller_id: seller(n),
-                    amount: ORDER_CENTS,
-                    currency: eur.clone(),
-                    fee: None,
-                };
-                let recorded = ledger.post(&event).await?;
-                transfers += usize::from(recorded.event.transfer_id.is_some());
+            let orders: Vec<usize> = (w..sellers).step_by(writers).collect();
+            for chunk in orders.chunks(batch) {
+                let events: Vec<OrderEvent> = chunk
+                    .iter()
+                    .map(|n| OrderEvent {
+                        event_id: format!("{}-{n}", kind.as_str()),
+                        kind,
+                        order_id: format!("bench-o{n:06}"),
+                        seller_id: seller(*n),
+                        amount: ORDER_CENTS,
+                        currency: eur.clone(),
+                        fee: None,
+                    })
+                    .collect();
+                for r in ledger.post_batch(&events).await? {
+                    transfers += usize::from(r?.event.transfer_id.is_some());
+                }
             }
             Ok::<usize, BoxError>(transfers)
         }));
@@ -113,14 +122,14 @@ async fn phase(
     Ok((started.elapsed(), transfers))
 }
 
-async fn events(url: &str, sellers: usize, writers: usize) -> Result<(), BoxError> {
+async fn events(url: &str, sellers: usize, writers: usize, batch: usize) -> Result<(), BoxError> {
     let config = config(url);
     let db = Db::connect(url).await?;
     db.migrate().await?;
     let ledger = Ledger::new(Queues::sql(db.clone()), &config);
     let mut out = serde_json::Map::new();
     for kind in [EventType::Paid, EventType::Delivered, EventType::Completed] {
-        let (took, transfers) = phase(&ledger, sellers, writers, kind).await?;
+        let (took, transfers) = phase(&ledger, sellers, writers, batch, kind).await?;
         let secs = took.as_secs_f64();
         eprintln!(
             "{}: {sellers} events in {secs:.1} s ({:.0}/s), {transfers} transfers",
@@ -171,6 +180,7 @@ async fn events(url: &str, sellers: usize, writers: usize) -> Result<(), BoxErro
     out.insert("backend".into(), backend(&db).into());
     out.insert("sellers".into(), sellers.into());
     out.insert("writers".into(), writers.into());
+    out.insert("batch".into(), batch.into());
     out.insert("ledger_totals".into(), serde_json::json!(totals));
     println!("{}", serde_json::Value::Object(out));
     db.close().await;
@@ -272,12 +282,13 @@ async fn main() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let url = std::env::var("FLEET_DATABASE_URL")
         .map_err(|_| "set FLEET_DATABASE_URL to a postgres:// or sqlite:// database")?;
-    let usage = "usage: payout-bench events SELLERS WRITERS | payout-bench run";
+    let usage = "usage: payout-bench events SELLERS WRITERS BATCH | payout-bench run";
     match args.first().map(String::as_str) {
         Some("events") => {
             let sellers: usize = args.get(1).ok_or(usage)?.parse()?;
             let writers: usize = args.get(2).ok_or(usage)?.parse()?;
-            events(&url, sellers, writers.max(1)).await
+            let batch: usize = args.get(3).ok_or(usage)?.parse()?;
+            events(&url, sellers, writers.max(1), batch.max(1)).await
         }
         Some("run") => run(&url).await,
         _ => Err(usage.into()),

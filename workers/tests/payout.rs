@@ -507,3 +507,220 @@ fn random_event_sequences_keep_the_ledger_consistent() {
             .unwrap_or_else(|e| panic!("{backend:?}: {e}"));
     }
 }
+
+/// A step of [`batches_record_what_one_by_one_would`].
+#[derive(Debug, Clone)]
+enum Step {
+    /// A new event of kind `EventType::PUBLIC[kind]` on order `order`.
+    New {
+        order: usize,
+        kind: usize,
+        amount: Amount,
+    },
+    /// The `n`-th event so far (modulo their count) again; one more in amount when `changed`.
+    Again { n: usize, changed: bool },
+}
+
+fn step_strategy() -> impl Strategy<Value = Step> {
+    let amount = prop_oneof![
+        4 => Just(Amount::Full),
+        2 => Just(Amount::Half),
+        2 => (1i64..500).prop_map(Amount::Small),
+        1 => Just(Amount::TooMuch),
+    ];
+    prop_oneof![
+        6 => (0usize..3, 0usize..8, amount).prop_map(|(order, kind, amount)| Step::New { order, kind, amount }),
+        1 => (any::<usize>(), any::<bool>()).prop_map(|(n, changed)| Step::Again { n, changed }),
+    ]
+}
+
+/// The events `steps` make for orders, sellers and event ids named after `prefix`.
+fn step_events(prefix: &str, orders: &[Order], steps: &[Step]) -> Vec<OrderEvent> {
+    let mut events: Vec<OrderEvent> = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        let event = match step {
+            Step::New {
+                order,
+                kind,
+                amount,
+            } => {
+                let o = &orders[*order];
+                let kind = EventType::PUBLIC[*kind];
+                OrderEvent {
+                    event_id: format!("{prefix}-e{i}"),
+                    kind,
+                    order_id: format!("{prefix}-o{order}"),
+                    seller_id: format!("{prefix}-s{}", o.seller),
+                    amount: match amount {
+                        Amount::Full => o.amount,
+                        Amount::Half => o.amount / 2,
+                        Amount::Small(n) => *n,
+                        Amount::TooMuch => o.amount + 1,
+                    }
+                    .max(1),
+                    currency: Currency::new(if o.gbp { "GBP" } else { "EUR" }).unwrap(),
+                    fee: if kind == EventType::Paid { o.fee } else { None },
+                }
+            }
+            Step::Again { n, changed } => {
+                let Some(earlier) = events.get(n % events.len().max(1)) else {
+                    continue;
+                };
+                let mut again = earlier.clone();
+                again.amount += i64::from(*changed);
+                again
+            }
+        };
+        events.push(event);
+    }
+    events
+}
+
+/// What a result says, without the names that differ between the two runs.
+fn outcome(result: &Result<fleet_shared::db::ledger::Recorded, LedgerError>) -> String {
+    match result {
+        Ok(r) => format!(
+            "replayed {} {} {} fee {:?} {:?} release {}",
+            r.replayed,
+            r.event.kind,
+            r.event.amount,
+            r.event.fee,
+            r.event
+                .postings
+                .iter()
+                .map(|p| (p.bucket, p.seller_id.is_some(), p.amount))
+                .collect::<Vec<_>>(),
+            r.event.schedules_release.is_some()
+        ),
+        Err(LedgerError::Rejected(rejection)) => rejection.reason().to_owned(),
+        Err(LedgerError::ConflictingReplay { .. }) => "conflicting replay".to_owned(),
+        Err(other) => panic!("{other}"),
+    }
+}
+
+/// Posts the same random events one by one and in random batches: every
+/// event gets the same answer, and the sellers end with the same balances.
+#[test]
+fn batches_record_what_one_by_one_would() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let rules = Rules {
+        fees: FeePolicy {
+            percent_bps: 700,
+            fixed_minor: 30,
+        },
+        hold_ms: 0,
+    };
+    for backend in Backend::ALL {
+        let db = rt.block_on(TestDb::for_backend(backend));
+        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+            cases: 32,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        });
+        let case = std::sync::atomic::AtomicUsize::new(0);
+        let strategy = (
+            proptest::collection::vec(order_strategy(), 3),
+            proptest::collection::vec(step_strategy(), 1..40),
+            proptest::collection::vec(1usize..8, 1..10),
+        );
+        runner
+            .run(&strategy, |(orders, steps, sizes)| {
+                let n = case.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                rt.block_on(async {
+                    let (one, many) = (format!("a{n}"), format!("b{n}"));
+                    let mut singly = Vec::new();
+                    for event in step_events(&one, &orders, &steps) {
+                        singly.push(db.db.record_order_event(&event, &rules, now_ms()).await);
+                    }
+                    let events = step_events(&many, &orders, &steps);
+                    let mut batched = Vec::new();
+                    let mut rest = events.as_slice();
+                    for size in sizes.iter().cycle() {
+                        if rest.is_empty() {
+                            break;
+                        }
+                        let (batch, after) = rest.split_at((*size).min(rest.len()));
+                        batched.extend(
+                            db.db
+                                .record_order_events(batch, &rules, now_ms())
+                                .await
+                                .unwrap(),
+                        );
+                        rest = after;
+                    }
+                    let singly: Vec<String> = singly.iter().map(outcome).collect();
+                    let batched: Vec<String> = batched.iter().map(outcome).collect();
+                    assert_eq!(singly, batched, "{steps:?} in batches of {sizes:?}");
+                    for s in 0..2 {
+                        assert_eq!(
+                            db.db.seller_balances(&format!("{one}-s{s}")).await.unwrap(),
+                            db.db
+                                .seller_balances(&format!("{many}-s{s}"))
+                                .await
+                                .unwrap(),
+                        );
+                    }
+                    for (currency, sum) in db.db.ledger_totals().await.unwrap() {
+                        assert_eq!(sum, 0, "{currency}");
+                    }
+                });
+                Ok(())
+            })
+            .unwrap_or_else(|e| panic!("{backend:?}: {e}"));
+    }
+}
+
+/// The largest batch the API takes, each event in a currency and for a
+/// seller of its own (8,000 accounts to create in one transaction).
+#[tokio::test]
+async fn a_full_batch_of_new_sellers_and_currencies_is_recorded() {
+    let rules = Rules {
+        fees: FeePolicy {
+            percent_bps: 500,
+            fixed_minor: 0,
+        },
+        hold_ms: 0,
+    };
+    for backend in Backend::ALL {
+        let db = TestDb::for_backend(backend).await;
+        let letters = |n: usize| {
+            let l = |i: usize| char::from(b'A' + (i % 26) as u8);
+            format!("{}{}{}", l(n / 676), l(n / 26), l(n))
+        };
+        let events: Vec<OrderEvent> = (0..1_000)
+            .map(|n| OrderEvent {
+                currency: Currency::new(&letters(n)).unwrap(),
+                ..event(
+                    &format!("e{n}"),
+                    EventType::Paid,
+                    &format!("o{n}"),
+                    &format!("s{n}"),
+                    1_000,
+                )
+            })
+            .collect();
+        let results = db
+            .db
+            .record_order_events(&events, &rules, now_ms())
+            .await
+            .unwrap();
+        assert_eq!(results.len(), 1_000);
+        assert!(
+            results
+                .iter()
+                .all(|r| r.as_ref().is_ok_and(|r| !r.replayed))
+        );
+        let totals = db.db.ledger_totals().await.unwrap();
+        assert_eq!(totals.len(), 1_000, "{backend:?}");
+        assert!(totals.iter().all(|(_, sum)| *sum == 0));
+        let pending = db.db.seller_balances("s999").await.unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(
+            (pending[0].currency.as_str(), pending[0].balance),
+            (letters(999).as_str(), 950)
+        );
+    }
+}

@@ -6,7 +6,7 @@ use super::rfc3339;
 use crate::{
     auth::Principal,
     error::{ApiError, ApiResult, FieldError},
-    extract::{ValidJson, Validate},
+    extract::{ValidJson, Validate, batch_item},
     state::AppState,
 };
 use axum::{
@@ -469,14 +469,7 @@ impl From<ListingRecord> for ListingView {
 
 /// Reads one batch item: a type error becomes that item's field error.
 fn read_item(value: Value) -> Result<ListingWrite, Vec<FieldError>> {
-    let input: ListingInput = serde_path_to_error::deserialize(value).map_err(|err| {
-        let path = err.path().to_string();
-        let message = err.into_inner().to_string();
-        vec![FieldError::new(
-            if path == "." { String::new() } else { path },
-            message,
-        )]
-    })?;
+    let input: ListingInput = batch_item(value)?;
     let write = input.into_write();
     let errors = validate_listing(&write);
     if errors.is_empty() {

@@ -4,7 +4,7 @@ use super::rfc3339;
 use crate::{
     auth::Principal,
     error::{ApiResult, FieldError},
-    extract::{ValidJson, Validate},
+    extract::{ValidJson, Validate, batch_item},
     state::AppState,
 };
 use axum::{
@@ -23,8 +23,13 @@ use utoipa::ToSchema;
 
 /// `/v1/orders` routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/orders/events", post(post_event))
+    Router::new()
+        .route("/v1/orders/events", post(post_event))
+        .route("/v1/orders/events:batch", post(post_events))
 }
+
+/// Most events in one batch request.
+pub const MAX_BATCH: usize = 1_000;
 
 /// Largest amount accepted, in minor units (10 billion in a two-decimal currency).
 pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
@@ -85,6 +90,80 @@ pub struct PostOrderEvent {
     pub currency: String,
     /// `paid` only: the platform fee in minor units, instead of the configured percentage + fixed fee.
     pub fee: Option<i64>,
+}
+
+impl PostOrderEvent {
+    /// The ledger's event (the fields already validated).
+    fn into_event(self) -> Result<OrderEvent, FieldError> {
+        let currency = Currency::new(&self.currency)
+            .map_err(|e| FieldError::new("currency", e.to_string()))?;
+        Ok(OrderEvent {
+            event_id: self.event_id,
+            kind: self.kind.into(),
+            order_id: self.order_id,
+            seller_id: self.seller_id,
+            amount: self.amount,
+            currency,
+            fee: self.fee,
+        })
+    }
+}
+
+/// Order events to post in one transaction.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostOrderEvents {
+    /// 1-1000 events, recorded in this order; each succeeds or fails on its own.
+    #[schema(value_type = Vec<PostOrderEvent>)]
+    pub events: Vec<serde_json::Value>,
+}
+
+impl Validate for PostOrderEvents {
+    fn validate(&self) -> Vec<FieldError> {
+        if self.events.is_empty() || self.events.len() > MAX_BATCH {
+            vec![FieldError::new(
+                "events",
+                format!("send 1-{MAX_BATCH} events per request"),
+            )]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// The outcome of one event of a batch.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventBatchItem {
+    /// Position in the request.
+    pub index: usize,
+    /// The event id, when one could be read.
+    pub event_id: Option<String>,
+    /// `recorded`, `replayed` (already recorded, nothing changed), `refused`
+    /// (out of order, or the event id reused with other content) or `invalid`.
+    pub status: &'static str,
+    /// The event as recorded (recorded or replayed).
+    pub event: Option<OrderEventView>,
+    /// Why it was refused, as `details.reason` of the single-event 409.
+    pub reason: Option<&'static str>,
+    /// What is wrong, for humans (refused).
+    pub message: Option<String>,
+    /// The fields at fault (invalid).
+    pub errors: Vec<FieldError>,
+}
+
+/// Per-event results of a batch.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventBatchResult {
+    /// Events recorded now.
+    pub recorded: usize,
+    /// Events already recorded (replays).
+    pub replayed: usize,
+    /// Events the ledger refused; see their `reason`.
+    pub refused: usize,
+    /// Events with invalid fields; see their `errors`.
+    pub invalid: usize,
+    /// One result per event, in request order.
+    pub results: Vec<EventBatchItem>,
 }
 
 /// Whether `id` is usable as an event, order or seller id.
@@ -221,21 +300,103 @@ pub async fn post_event(
     ValidJson(req): ValidJson<PostOrderEvent>,
 ) -> ApiResult<impl IntoResponse> {
     principal.require(&[Role::Backend])?;
-    let currency = Currency::new(&req.currency)
-        .map_err(|e| crate::ApiError::Invalid(vec![FieldError::new("currency", e.to_string())]))?;
-    let event = OrderEvent {
-        event_id: req.event_id,
-        kind: req.kind.into(),
-        order_id: req.order_id,
-        seller_id: req.seller_id,
-        amount: req.amount,
-        currency,
-        fee: req.fee,
-    };
+    let event = req
+        .into_event()
+        .map_err(|e| crate::ApiError::Invalid(vec![e]))?;
     let recorded = state.ledger.post(&event).await?;
     let replayed = HeaderValue::from_static(if recorded.replayed { "true" } else { "false" });
     Ok((
         [(HeaderName::from_static("idempotent-replayed"), replayed)],
         Json(OrderEventView::from(&recorded.event)),
     ))
+}
+
+/// Posts up to 1000 order events in one transaction, in request order — the
+/// way to post many: one commit for all instead of one each. Each event
+/// succeeds or fails alone, as `POST /v1/orders/events` would answer it one
+/// by one. When the answer is not 200, post the same batch again: events
+/// already recorded replay.
+#[utoipa::path(post, path = "/v1/orders/events:batch", tag = "orders", request_body = PostOrderEvents,
+    responses(
+        (status = 200, description = "Per-event results", body = EventBatchResult),
+        (status = 401, description = "No valid credential"), (status = 403, description = "Not a backend key"),
+        (status = 413, description = "Body too large"),
+        (status = 422, description = "No events, or more than 1000"),
+        (status = 503, description = "Concurrent writers kept colliding: post the batch again"),
+    ),
+    security(("bearer" = [])))]
+pub async fn post_events(
+    State(state): State<AppState>,
+    principal: Principal,
+    ValidJson(req): ValidJson<PostOrderEvents>,
+) -> ApiResult<Json<EventBatchResult>> {
+    principal.require(&[Role::Backend])?;
+    let mut results = Vec::with_capacity(req.events.len());
+    let mut events = Vec::new();
+    let mut indexes = Vec::new();
+    for (index, value) in req.events.into_iter().enumerate() {
+        let event_id = value
+            .get("event_id")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned);
+        let read = batch_item::<PostOrderEvent>(value).and_then(|item| {
+            let errors = item.validate();
+            if errors.is_empty() {
+                item.into_event().map_err(|e| vec![e])
+            } else {
+                Err(errors)
+            }
+        });
+        let mut result = EventBatchItem {
+            index,
+            event_id,
+            status: "invalid",
+            event: None,
+            reason: None,
+            message: None,
+            errors: Vec::new(),
+        };
+        match read {
+            Ok(event) => {
+                events.push(event);
+                indexes.push(index);
+            }
+            Err(errors) => result.errors = errors,
+        }
+        results.push(result);
+    }
+    let posted = if events.is_empty() {
+        Vec::new()
+    } else {
+        state.ledger.post_batch(&events).await?
+    };
+    for (index, outcome) in indexes.into_iter().zip(posted) {
+        let result = &mut results[index];
+        match outcome {
+            Ok(recorded) => {
+                result.status = if recorded.replayed {
+                    "replayed"
+                } else {
+                    "recorded"
+                };
+                result.event = Some(OrderEventView::from(&recorded.event));
+            }
+            Err(err) => match crate::ApiError::from(err) {
+                crate::ApiError::Refused { reason, message } => {
+                    result.status = "refused";
+                    result.reason = Some(reason);
+                    result.message = Some(message);
+                }
+                other => return Err(other),
+            },
+        }
+    }
+    let count = |s: &str| results.iter().filter(|r| r.status == s).count();
+    Ok(Json(EventBatchResult {
+        recorded: count("recorded"),
+        replayed: count("replayed"),
+        refused: count("refused"),
+        invalid: count("invalid"),
+        results,
+    }))
 }

@@ -1,17 +1,19 @@
 //! The ledger's SQL: order events, transfers and postings (append-only), and
 //! balances derived from the postings. The rules live in [`crate::ledger`].
 //!
-//! Writing an event is one transaction. On PostgreSQL it first locks the
-//! seller's four accounts in that currency (`FOR UPDATE`, in account id
-//! order, so writers never deadlock); on SQLite it starts with `BEGIN
-//! IMMEDIATE`, taking the single write lock before reading. Either way the
-//! order's state is read after the lock, and `UNIQUE (order_id, seq)` turns
+//! Writing a batch of events is one transaction. On PostgreSQL it first
+//! locks the sellers' four accounts in each currency (`FOR UPDATE`, in
+//! account id order, so writers never deadlock); on SQLite it starts with
+//! `BEGIN IMMEDIATE`, taking the single write lock before reading. Either way
+//! the orders' states are read after the lock, and `UNIQUE (order_id, seq)` turns
 //! any remaining race (an event naming another seller) into a retry.
 //!
-//! An order event costs PostgreSQL five round trips: `BEGIN`, the lock (the
-//! accounts are created first only when missing), one read of the stored
-//! event and the order's latest state, one statement inserting transfer,
-//! postings and event (returning the stored postings' sum, checked), `COMMIT`.
+//! A batch of order events, one or a thousand, costs PostgreSQL five round
+//! trips: `BEGIN`, the lock (the accounts are created first only when
+//! missing), one read of the stored events and the orders' latest states, one
+//! statement inserting transfers, postings and events (returning the stored
+//! postings' sums, checked), `COMMIT`. Batching is how the backend gets past
+//! the one-commit-per-event ceiling of the disk's flush time.
 
 use super::{Db, DbError};
 use crate::ledger::{
@@ -20,6 +22,11 @@ use crate::ledger::{
 };
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Row};
+use std::collections::HashMap;
+
+/// Accounts created by one statement: 5 parameters each stays under
+/// SQLite's 32,766 and PostgreSQL's 65,535 for any batch.
+const ACCOUNTS_PER_INSERT: usize = 1_000;
 
 /// Attempts of a transaction that collided with a concurrent writer.
 const MAX_TRIES: usize = 8;
@@ -137,6 +144,17 @@ fn corrupt(message: impl std::fmt::Display) -> DbError {
 
 fn parse_bucket(s: &str) -> Result<Bucket, DbError> {
     s.parse().map_err(corrupt)
+}
+
+/// The result of a batch of one event.
+pub(crate) fn only(
+    mut results: Vec<Result<Recorded, LedgerError>>,
+) -> Result<Recorded, LedgerError> {
+    results.pop().unwrap_or_else(|| {
+        Err(LedgerError::Db(corrupt(
+            "a batch of one event gave no result",
+        )))
+    })
 }
 
 /// Whether a failed transaction should simply be run again.
@@ -328,8 +346,27 @@ impl Db {
         rules: &Rules,
         now: i64,
     ) -> Result<Recorded, LedgerError> {
-        let id = format!("event:{}", event.event_id);
-        self.record_with_retry(&id, event, rules, now).await
+        only(
+            self.record_order_events(std::slice::from_ref(event), rules, now)
+                .await?,
+        )
+    }
+
+    /// Records order events in one transaction, in order, with one result
+    /// each, as [`Db::record_order_event`] would one by one: an event the
+    /// rules refuse fails alone. `Err` when the batch as a whole failed and
+    /// nothing was written.
+    pub async fn record_order_events(
+        &self,
+        events: &[OrderEvent],
+        rules: &Rules,
+        now: i64,
+    ) -> Result<Vec<Result<Recorded, LedgerError>>, LedgerError> {
+        let items: Vec<(String, &OrderEvent)> = events
+            .iter()
+            .map(|e| (format!("event:{}", e.event_id), e))
+            .collect();
+        self.record_with_retry(&items, rules, now).await
     }
 
     /// Releases an order's held funds (the end of its hold period).
@@ -354,8 +391,8 @@ impl Db {
             currency: state.currency.clone(),
             fee: None,
         };
-        let id = format!("release:{order_id}");
-        self.record_with_retry(&id, &event, rules, now).await
+        let items = [(format!("release:{order_id}"), &event)];
+        only(self.record_with_retry(&items, rules, now).await?)
     }
 
     /// Posts a balanced transfer that no order event caused (payouts,
@@ -486,13 +523,12 @@ impl Db {
 
     async fn record_with_retry(
         &self,
-        id: &str,
-        event: &OrderEvent,
+        items: &[(String, &OrderEvent)],
         rules: &Rules,
         now: i64,
-    ) -> Result<Recorded, LedgerError> {
+    ) -> Result<Vec<Result<Recorded, LedgerError>>, LedgerError> {
         for _ in 0..MAX_TRIES {
-            match self.try_record(id, event, rules, now).await {
+            match self.try_record(items, rules, now).await {
                 Err(err) if retryable(&err) => {
                     tokio::task::yield_now().await;
                     continue;
@@ -501,35 +537,37 @@ impl Db {
             }
         }
         Err(LedgerError::Contended {
-            order_id: event.order_id.clone(),
+            order_id: items
+                .first()
+                .map(|(_, e)| e.order_id.clone())
+                .unwrap_or_default(),
         })
     }
 
+    /// Records `items` (ledger id, event) in one transaction, in order. An
+    /// event the rules refuse, or a reused id, fails alone (its result); a
+    /// database error fails the whole batch, which then wrote nothing.
     async fn try_record(
         &self,
-        id: &str,
-        event: &OrderEvent,
+        items: &[(String, &OrderEvent)],
         rules: &Rules,
         now: i64,
-    ) -> Result<Recorded, LedgerError> {
-        let accounts = accounts_of(&event.seller_id, &event.currency);
-        let internal = event.kind == EventType::Released;
+    ) -> Result<Vec<Result<Recorded, LedgerError>>, LedgerError> {
+        let mut accounts: Vec<Account> = items
+            .iter()
+            .flat_map(|(_, e)| accounts_of(&e.seller_id, &e.currency))
+            .collect();
+        accounts.sort_by_key(Account::id);
+        accounts.dedup();
         write_tx!(self, tx => {
             tx.lock_accounts(&accounts, now).await?;
-            let (existing, latest) = tx.event_and_latest(id, &event.order_id).await?;
-            if let Some(row) = existing {
-                let same = internal
-                    || (row.3 == event.kind.as_str()
-                        && row.2 == event.order_id
-                        && row.4 == event.seller_id
-                        && row.5 == event.currency.as_str()
-                        && row.6 == event.amount
-                        && row.7 == event.fee);
-                if !same {
-                    return Err(LedgerError::ConflictingReplay {
-                        event_id: event.event_id.clone(),
-                    });
-                }
+            let keys: Vec<(&str, &str)> = items
+                .iter()
+                .map(|(id, e)| (id.as_str(), e.order_id.as_str()))
+                .collect();
+            let (existing, latest) = tx.events_and_latest(&keys).await?;
+            let mut known: HashMap<String, EventRecord> = HashMap::new();
+            for row in existing {
                 let postings = match &row.9 {
                     Some(transfer) => {
                         let rows: Vec<(String, Option<String>, String, String, i64)> = sqlx::query_as(
@@ -543,92 +581,39 @@ impl Db {
                     }
                     None => Vec::new(),
                 };
-                tx.rollback().await?;
-                return Ok(Recorded {
-                    event: event_from_row(row, postings)?,
-                    replayed: true,
-                });
+                let record = event_from_row(row, postings)?;
+                known.insert(record.id.clone(), record);
             }
-
-            let (seq, state) = match latest {
-                Some((seq, state)) => (
-                    seq,
-                    Some(serde_json::from_str::<OrderState>(&state).map_err(corrupt)?),
-                ),
-                None => (0, None),
-            };
-            let plan = events::plan(rules, state.as_ref(), event, now)?;
-            let amount = match (&state, internal) {
-                (Some(s), true) => s.held(),
-                _ => event.amount,
-            };
-            let transfer = if plan.postings.is_empty() {
-                None
+            let mut orders: HashMap<String, (i64, Option<OrderState>)> = HashMap::new();
+            for (order_id, (seq, state)) in latest {
+                let state = serde_json::from_str::<OrderState>(&state).map_err(corrupt)?;
+                orders.insert(order_id, (seq, Some(state)));
+            }
+            let mut results = Vec::with_capacity(items.len());
+            let mut rows = Vec::new();
+            for (id, event) in items {
+                if let Some(stored) = known.get(id) {
+                    results.push(replay_of(stored, event));
+                    continue;
+                }
+                let (seq, state) = orders.get(&event.order_id).cloned().unwrap_or((0, None));
+                match plan_event(id, event, seq, state.as_ref(), rules, now) {
+                    Ok((row, record)) => {
+                        orders.insert(event.order_id.clone(), (row.seq, Some(row.next.clone())));
+                        known.insert(id.clone(), record.clone());
+                        rows.push(row);
+                        results.push(Ok(Recorded { event: record, replayed: false }));
+                    }
+                    Err(err) => results.push(Err(err)),
+                }
+            }
+            if rows.is_empty() {
+                tx.rollback().await?;
             } else {
-                Some(Transfer::new(
-                    id.to_owned(),
-                    event.kind.as_str(),
-                    &event.currency,
-                    plan.postings
-                        .iter()
-                        .map(|(account, amount)| Posting {
-                            account: account.clone(),
-                            amount: *amount,
-                        })
-                        .collect(),
-                )?)
-            };
-            let row = NewEventRow {
-                id,
-                event_id: (!internal).then(|| event.event_id.clone()),
-                order_id: &event.order_id,
-                seq: seq + 1,
-                kind: event.kind.as_str(),
-                seller_id: &event.seller_id,
-                currency: event.currency.as_str(),
-                amount,
-                fee_requested: event.fee,
-                fee: plan.fee,
-                release_at: plan.schedule_release,
-                state: serde_json::to_string(&plan.next).map_err(corrupt)?,
-                now,
-                transfer: transfer.as_ref(),
-            };
-            tx.write_event(&row).await?;
-            tx.commit().await?;
-            let postings = transfer
-                .as_ref()
-                .map(|t| {
-                    t.postings()
-                        .iter()
-                        .map(|p| PostingRecord {
-                            account_id: p.account.id(),
-                            seller_id: p.account.seller_id.clone(),
-                            currency: p.account.currency.to_string(),
-                            bucket: p.account.bucket,
-                            amount: p.amount,
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            Ok(Recorded {
-                event: EventRecord {
-                    id: id.to_owned(),
-                    event_id: row.event_id,
-                    order_id: event.order_id.clone(),
-                    kind: event.kind,
-                    seller_id: event.seller_id.clone(),
-                    currency: event.currency.to_string(),
-                    amount,
-                    fee_requested: event.fee,
-                    fee: plan.fee,
-                    transfer_id: transfer.map(|t| t.id),
-                    postings,
-                    schedules_release: plan.schedule_release,
-                    created_at: now,
-                },
-                replayed: false,
-            })
+                tx.write_events(&rows).await?;
+                tx.commit().await?;
+            }
+            Ok(results)
         })
     }
 
@@ -733,21 +718,126 @@ fn posting_records(
 }
 
 /// An order event row to insert, with the transfer it posts when money moves.
-struct NewEventRow<'a> {
-    id: &'a str,
+struct NewEventRow {
+    id: String,
     event_id: Option<String>,
-    order_id: &'a str,
+    order_id: String,
     seq: i64,
-    kind: &'a str,
-    seller_id: &'a str,
-    currency: &'a str,
+    kind: &'static str,
+    seller_id: String,
+    currency: String,
     amount: i64,
     fee_requested: Option<i64>,
     fee: Option<i64>,
     release_at: Option<i64>,
+    /// The order's state after the event, and as stored (JSON).
+    next: OrderState,
     state: String,
     now: i64,
-    transfer: Option<&'a Transfer>,
+    transfer: Option<Transfer>,
+}
+
+/// Plans `event` for an order at `seq` in `state` (None: no event yet): the
+/// row to insert and the record it becomes.
+fn plan_event(
+    id: &str,
+    event: &OrderEvent,
+    seq: i64,
+    state: Option<&OrderState>,
+    rules: &Rules,
+    now: i64,
+) -> Result<(NewEventRow, EventRecord), LedgerError> {
+    let internal = event.kind == EventType::Released;
+    let plan = events::plan(rules, state, event, now)?;
+    let amount = match (state, internal) {
+        (Some(s), true) => s.held(),
+        _ => event.amount,
+    };
+    let transfer = if plan.postings.is_empty() {
+        None
+    } else {
+        Some(Transfer::new(
+            id.to_owned(),
+            event.kind.as_str(),
+            &event.currency,
+            plan.postings
+                .iter()
+                .map(|(account, amount)| Posting {
+                    account: account.clone(),
+                    amount: *amount,
+                })
+                .collect(),
+        )?)
+    };
+    let postings = transfer
+        .as_ref()
+        .map(|t| {
+            t.postings()
+                .iter()
+                .map(|p| PostingRecord {
+                    account_id: p.account.id(),
+                    seller_id: p.account.seller_id.clone(),
+                    currency: p.account.currency.to_string(),
+                    bucket: p.account.bucket,
+                    amount: p.amount,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let record = EventRecord {
+        id: id.to_owned(),
+        event_id: (!internal).then(|| event.event_id.clone()),
+        order_id: event.order_id.clone(),
+        kind: event.kind,
+        seller_id: event.seller_id.clone(),
+        currency: event.currency.to_string(),
+        amount,
+        fee_requested: event.fee,
+        fee: plan.fee,
+        transfer_id: transfer.as_ref().map(|t| t.id.clone()),
+        postings,
+        schedules_release: plan.schedule_release,
+        created_at: now,
+    };
+    let row = NewEventRow {
+        id: record.id.clone(),
+        event_id: record.event_id.clone(),
+        order_id: record.order_id.clone(),
+        seq: seq + 1,
+        kind: event.kind.as_str(),
+        seller_id: record.seller_id.clone(),
+        currency: record.currency.clone(),
+        amount,
+        fee_requested: event.fee,
+        fee: plan.fee,
+        release_at: plan.schedule_release,
+        state: serde_json::to_string(&plan.next).map_err(corrupt)?,
+        next: plan.next,
+        now,
+        transfer,
+    };
+    Ok((row, record))
+}
+
+/// The answer to `event` when its id is already recorded as `stored`: the
+/// stored record when the content is the same, else a conflicting replay.
+fn replay_of(stored: &EventRecord, event: &OrderEvent) -> Result<Recorded, LedgerError> {
+    let same = event.kind == EventType::Released
+        || (stored.kind == event.kind
+            && stored.order_id == event.order_id
+            && stored.seller_id == event.seller_id
+            && stored.currency == event.currency.as_str()
+            && stored.amount == event.amount
+            && stored.fee_requested == event.fee);
+    if !same {
+        return Err(LedgerError::ConflictingReplay {
+            event_id: event.event_id.clone(),
+        });
+    }
+    Ok(Recorded {
+        event: stored.clone(),
+        replayed: true,
+    })
 }
 
 /// The stored event under an id and the order's latest event, in one row set.
@@ -769,55 +859,59 @@ type JoinedRow = (
     String,
 );
 
-/// One read instead of two: the event stored under `$1` and the latest of order `$2`.
-const EVENT_AND_LATEST_SQL: &str = "SELECT 'existing', id, event_id, order_id, kind, seller_id, currency, amount, \
-     fee_requested, fee, transfer_id, release_at, created_at, seq, state FROM ledger_events WHERE id = $1 \
-     UNION ALL SELECT * FROM (SELECT 'latest', id, event_id, order_id, kind, seller_id, currency, amount, \
-     fee_requested, fee, transfer_id, release_at, created_at, seq, state FROM ledger_events \
-     WHERE order_id = $2 ORDER BY seq DESC LIMIT 1) AS latest";
+/// The columns [`JoinedRow`] reads, after its tag.
+const JOINED_COLUMNS: &str = "id, event_id, order_id, kind, seller_id, currency, amount, \
+     fee_requested, fee, transfer_id, release_at, created_at, seq, state";
 
-/// Splits [`EVENT_AND_LATEST_SQL`]'s rows into the stored event and the latest (seq, state).
-fn split_joined(rows: Vec<JoinedRow>) -> (Option<EventRow>, Option<(i64, String)>) {
-    let mut existing = None;
-    let mut latest = None;
+/// One read instead of two: the event stored under `$1` and the latest of order `$2` (SQLite).
+fn event_and_latest_sql() -> String {
+    format!(
+        "SELECT 'existing', {JOINED_COLUMNS} FROM ledger_events WHERE id = $1 \
+         UNION ALL SELECT * FROM (SELECT 'latest', {JOINED_COLUMNS} FROM ledger_events \
+         WHERE order_id = $2 ORDER BY seq DESC LIMIT 1) AS latest"
+    )
+}
+
+/// The events stored under the ids `$1` and the latest of each order in `$2`, in one read (PostgreSQL).
+fn events_and_latest_sql() -> String {
+    format!(
+        "SELECT 'existing'::text, {JOINED_COLUMNS} FROM ledger_events WHERE id = ANY($1) \
+         UNION ALL SELECT * FROM (SELECT DISTINCT ON (order_id) 'latest'::text, {JOINED_COLUMNS} \
+         FROM ledger_events WHERE order_id = ANY($2) ORDER BY order_id, seq DESC) AS latest"
+    )
+}
+
+/// What [`EventTx::events_and_latest`] found: the stored events, and each
+/// order's latest (seq, state) by order id.
+type Known = (Vec<EventRow>, HashMap<String, (i64, String)>);
+
+/// Adds the rows of an events-and-latest read to `known`.
+fn split_joined(rows: Vec<JoinedRow>, known: &mut Known) {
     for r in rows {
         if r.0 == "existing" {
-            existing = Some((
+            known.0.push((
                 r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11, r.12,
             ));
         } else {
-            latest = Some((r.13, r.14));
+            known.1.insert(r.3, (r.13, r.14));
         }
     }
-    (existing, latest)
 }
 
-fn check_stored(transfer: &Transfer, sum: i64, count: i64) -> Result<(), LedgerError> {
-    if sum != 0 || count != transfer.postings().len() as i64 {
-        return Err(LedgerError::Db(corrupt(format!(
-            "transfer {} stored {count} postings summing to {sum}",
-            transfer.id
-        ))));
-    }
-    Ok(())
-}
-
-/// The steps of recording an order event whose SQL differs by dialect, on
-/// an open write transaction. PostgreSQL gets fewer round trips: the write
-/// is one statement; SQLite runs in-process, where round trips cost little.
+/// The steps of recording a batch of order events whose SQL differs by
+/// dialect, on an open write transaction. PostgreSQL gets one statement per
+/// step whatever the batch's size; SQLite runs in-process, where round trips
+/// cost little, and takes one event at a time.
 trait EventTx {
-    /// Creates the event's accounts if missing and, on PostgreSQL, locks the
-    /// seller's accounts (`FOR UPDATE`, in id order).
+    /// Creates the events' accounts if missing and, on PostgreSQL, locks the
+    /// sellers' accounts (`FOR UPDATE`, in id order).
     async fn lock_accounts(&mut self, accounts: &[Account], now: i64) -> Result<(), LedgerError>;
-    /// The event stored under `id`, and the order's latest (seq, state).
-    async fn event_and_latest(
-        &mut self,
-        id: &str,
-        order_id: &str,
-    ) -> Result<(Option<EventRow>, Option<(i64, String)>), LedgerError>;
-    /// Inserts the event and its transfer and postings, and checks that the
-    /// stored postings sum to zero.
-    async fn write_event(&mut self, row: &NewEventRow<'_>) -> Result<(), LedgerError>;
+    /// The events stored under the `(id, order id)` keys' ids, and the latest
+    /// (seq, state) of their orders.
+    async fn events_and_latest(&mut self, keys: &[(&str, &str)]) -> Result<Known, LedgerError>;
+    /// Inserts the events with their transfers and postings, and checks that
+    /// every transfer's stored postings sum to zero.
+    async fn write_events(&mut self, rows: &[NewEventRow]) -> Result<(), LedgerError>;
 }
 
 fn insert_accounts<'q, DB: sqlx::Database>(
@@ -862,9 +956,11 @@ impl EventTx for sqlx::Transaction<'static, sqlx::Postgres> {
                 .first()
                 .map_or(platform.is_empty(), |r| r.1 == platform.len() as i64);
         if !complete {
-            insert_accounts::<sqlx::Postgres>(accounts, now)
-                .execute(&mut **self)
-                .await?;
+            for chunk in accounts.chunks(ACCOUNTS_PER_INSERT) {
+                insert_accounts::<sqlx::Postgres>(chunk, now)
+                    .execute(&mut **self)
+                    .await?;
+            }
             sqlx::query(lock)
                 .bind(&sellers)
                 .bind(&platform)
@@ -874,114 +970,140 @@ impl EventTx for sqlx::Transaction<'static, sqlx::Postgres> {
         Ok(())
     }
 
-    async fn event_and_latest(
-        &mut self,
-        id: &str,
-        order_id: &str,
-    ) -> Result<(Option<EventRow>, Option<(i64, String)>), LedgerError> {
-        let rows: Vec<JoinedRow> = sqlx::query_as(EVENT_AND_LATEST_SQL)
-            .bind(id)
-            .bind(order_id)
+    async fn events_and_latest(&mut self, keys: &[(&str, &str)]) -> Result<Known, LedgerError> {
+        let ids: Vec<&str> = keys.iter().map(|k| k.0).collect();
+        let mut orders: Vec<&str> = keys.iter().map(|k| k.1).collect();
+        orders.sort_unstable();
+        orders.dedup();
+        let rows: Vec<JoinedRow> = sqlx::query_as(AssertSqlSafe(events_and_latest_sql()))
+            .bind(&ids)
+            .bind(&orders)
             .fetch_all(&mut **self)
             .await?;
-        Ok(split_joined(rows))
+        let mut known = Known::default();
+        split_joined(rows, &mut known);
+        Ok(known)
     }
 
-    async fn write_event(&mut self, row: &NewEventRow<'_>) -> Result<(), LedgerError> {
-        let Some(t) = row.transfer else {
-            insert_event_row::<sqlx::Postgres>(row, None)
-                .execute(&mut **self)
-                .await?;
-            return Ok(());
-        };
-        let postings = t.postings();
-        let (sum, count, events): (i64, i64, i64) = sqlx::query_as(
+    async fn write_events(&mut self, rows: &[NewEventRow]) -> Result<(), LedgerError> {
+        let transfers: Vec<(&NewEventRow, &Transfer)> = rows
+            .iter()
+            .filter_map(|r| r.transfer.as_ref().map(|t| (r, t)))
+            .collect();
+        let postings: Vec<(&Transfer, &Posting)> = transfers
+            .iter()
+            .flat_map(|(_, t)| t.postings().iter().map(move |p| (*t, p)))
+            .collect();
+        let now = rows.first().map_or(0, |r| r.now);
+        let (events, stored, unbalanced): (i64, i64, i64) = sqlx::query_as(
             "WITH t AS (INSERT INTO ledger_transfers (id, kind, order_id, event_id, seller_id, currency, created_at) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id), \
+               SELECT x.id, x.kind, x.order_id, x.event_id, x.seller_id, x.currency, $1 \
+               FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) \
+                 AS x(id, kind, order_id, event_id, seller_id, currency) RETURNING id), \
              p AS (INSERT INTO ledger_postings (transfer_id, account_id, seller_id, currency, bucket, amount, created_at) \
-               SELECT t.id, x.account_id, x.seller_id, $6, x.bucket, x.amount, $7 FROM t \
-               CROSS JOIN UNNEST($8::text[], $9::text[], $10::text[], $11::bigint[]) \
-                 WITH ORDINALITY AS x(account_id, seller_id, bucket, amount, n) \
-               ORDER BY x.n RETURNING amount), \
+               SELECT t.id, x.account_id, x.seller_id, x.currency, x.bucket, x.amount, $1 \
+               FROM UNNEST($8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[]) \
+                 WITH ORDINALITY AS x(transfer_id, account_id, seller_id, currency, bucket, amount, n) \
+               JOIN t ON t.id = x.transfer_id ORDER BY x.n RETURNING transfer_id, amount), \
              e AS (INSERT INTO ledger_events (id, event_id, order_id, seq, kind, seller_id, currency, amount, \
                  fee_requested, fee, transfer_id, release_at, state, created_at) \
-               SELECT $12, $4, $3, $13, $14, $5, $6, $15, $16, $17, t.id, $18, $19, $7 FROM t RETURNING id) \
-             SELECT CAST(COALESCE(SUM(p.amount), 0) AS BIGINT), COUNT(*), (SELECT COUNT(*) FROM e) FROM p",
+               SELECT x.id, x.event_id, x.order_id, x.seq, x.kind, x.seller_id, x.currency, x.amount, \
+                 x.fee_requested, x.fee, x.transfer_id, x.release_at, x.state, $1 \
+               FROM UNNEST($14::text[], $15::text[], $16::text[], $17::bigint[], $18::text[], $19::text[], \
+                 $20::text[], $21::bigint[], $22::bigint[], $23::bigint[], $24::text[], $25::bigint[], $26::text[]) \
+                 AS x(id, event_id, order_id, seq, kind, seller_id, currency, amount, fee_requested, fee, \
+                   transfer_id, release_at, state) RETURNING id) \
+             SELECT (SELECT COUNT(*) FROM e), (SELECT COUNT(*) FROM p), \
+               (SELECT COUNT(*) FROM (SELECT 1 FROM p GROUP BY transfer_id HAVING SUM(amount) <> 0) AS u)",
         )
-        .bind(&t.id)
-        .bind(&t.kind)
-        .bind(row.order_id)
-        .bind(&row.event_id)
-        .bind(row.seller_id)
-        .bind(t.currency.as_str())
-        .bind(row.now)
-        .bind(postings.iter().map(|p| p.account.id()).collect::<Vec<_>>())
-        .bind(postings.iter().map(|p| p.account.seller_id.clone()).collect::<Vec<_>>())
-        .bind(postings.iter().map(|p| p.account.bucket.as_str()).collect::<Vec<_>>())
-        .bind(postings.iter().map(|p| p.amount).collect::<Vec<_>>())
-        .bind(row.id)
-        .bind(row.seq)
-        .bind(row.kind)
-        .bind(row.amount)
-        .bind(row.fee_requested)
-        .bind(row.fee)
-        .bind(row.release_at)
-        .bind(&row.state)
+        .bind(now)
+        .bind(transfers.iter().map(|(_, t)| t.id.as_str()).collect::<Vec<_>>())
+        .bind(transfers.iter().map(|(_, t)| t.kind.as_str()).collect::<Vec<_>>())
+        .bind(transfers.iter().map(|(r, _)| r.order_id.as_str()).collect::<Vec<_>>())
+        .bind(transfers.iter().map(|(r, _)| r.event_id.as_deref()).collect::<Vec<_>>())
+        .bind(transfers.iter().map(|(r, _)| r.seller_id.as_str()).collect::<Vec<_>>())
+        .bind(transfers.iter().map(|(_, t)| t.currency.as_str()).collect::<Vec<_>>())
+        .bind(postings.iter().map(|(t, _)| t.id.as_str()).collect::<Vec<_>>())
+        .bind(postings.iter().map(|(_, p)| p.account.id()).collect::<Vec<_>>())
+        .bind(postings.iter().map(|(_, p)| p.account.seller_id.as_deref()).collect::<Vec<_>>())
+        .bind(postings.iter().map(|(t, _)| t.currency.as_str()).collect::<Vec<_>>())
+        .bind(postings.iter().map(|(_, p)| p.account.bucket.as_str()).collect::<Vec<_>>())
+        .bind(postings.iter().map(|(_, p)| p.amount).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.event_id.as_deref()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.order_id.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.seq).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.kind).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.seller_id.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.currency.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.amount).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.fee_requested).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.fee).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.transfer.as_ref().map(|t| t.id.as_str())).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.release_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.state.as_str()).collect::<Vec<_>>())
         .fetch_one(&mut **self)
         .await?;
-        if events != 1 {
+        if events != rows.len() as i64 || stored != postings.len() as i64 || unbalanced != 0 {
             return Err(LedgerError::Db(corrupt(format!(
-                "event {} was not stored with its transfer",
-                row.id
+                "{} events stored as {events} events and {stored} of {} postings, \
+                 {unbalanced} transfers unbalanced",
+                rows.len(),
+                postings.len()
             ))));
         }
-        check_stored(t, sum, count)
+        Ok(())
     }
 }
 
 impl EventTx for sqlx::Transaction<'static, sqlx::Sqlite> {
     async fn lock_accounts(&mut self, accounts: &[Account], now: i64) -> Result<(), LedgerError> {
         // `BEGIN IMMEDIATE` already holds the database's single write lock.
-        insert_accounts::<sqlx::Sqlite>(accounts, now)
-            .execute(&mut **self)
-            .await?;
+        for chunk in accounts.chunks(ACCOUNTS_PER_INSERT) {
+            insert_accounts::<sqlx::Sqlite>(chunk, now)
+                .execute(&mut **self)
+                .await?;
+        }
         Ok(())
     }
 
-    async fn event_and_latest(
-        &mut self,
-        id: &str,
-        order_id: &str,
-    ) -> Result<(Option<EventRow>, Option<(i64, String)>), LedgerError> {
-        let rows: Vec<JoinedRow> = sqlx::query_as(EVENT_AND_LATEST_SQL)
-            .bind(id)
-            .bind(order_id)
-            .fetch_all(&mut **self)
-            .await?;
-        Ok(split_joined(rows))
+    async fn events_and_latest(&mut self, keys: &[(&str, &str)]) -> Result<Known, LedgerError> {
+        let sql = event_and_latest_sql();
+        let mut known = Known::default();
+        for (id, order_id) in keys {
+            let rows: Vec<JoinedRow> = sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(id)
+                .bind(order_id)
+                .fetch_all(&mut **self)
+                .await?;
+            split_joined(rows, &mut known);
+        }
+        Ok(known)
     }
 
-    async fn write_event(&mut self, row: &NewEventRow<'_>) -> Result<(), LedgerError> {
-        if let Some(t) = row.transfer {
-            let conn = &mut **self;
-            write_transfer!(
-                conn,
-                t,
-                Some(row.order_id),
-                row.event_id.clone(),
-                Some(row.seller_id),
-                row.now
-            );
+    async fn write_events(&mut self, rows: &[NewEventRow]) -> Result<(), LedgerError> {
+        for row in rows {
+            if let Some(t) = &row.transfer {
+                let conn = &mut **self;
+                write_transfer!(
+                    conn,
+                    t,
+                    Some(row.order_id.as_str()),
+                    row.event_id.clone(),
+                    Some(row.seller_id.as_str()),
+                    row.now
+                );
+            }
+            insert_event_row::<sqlx::Sqlite>(row, row.transfer.as_ref().map(|t| t.id.as_str()))
+                .execute(&mut **self)
+                .await?;
         }
-        insert_event_row::<sqlx::Sqlite>(row, row.transfer.map(|t| t.id.as_str()))
-            .execute(&mut **self)
-            .await?;
         Ok(())
     }
 }
 
 fn insert_event_row<'q, DB: sqlx::Database>(
-    row: &'q NewEventRow<'_>,
+    row: &'q NewEventRow,
     transfer_id: Option<&'q str>,
 ) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
 where
@@ -997,13 +1119,13 @@ where
          fee_requested, fee, transfer_id, release_at, state, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
-    .bind(row.id)
+    .bind(row.id.as_str())
     .bind(&row.event_id)
-    .bind(row.order_id)
+    .bind(row.order_id.as_str())
     .bind(row.seq)
     .bind(row.kind)
-    .bind(row.seller_id)
-    .bind(row.currency)
+    .bind(row.seller_id.as_str())
+    .bind(row.currency.as_str())
     .bind(row.amount)
     .bind(row.fee_requested)
     .bind(row.fee)

@@ -25,7 +25,7 @@ use crate::{
     Config, DbError, QueueError, Queues,
     db::{
         jobs::NewJob,
-        ledger::{EventRecord, Recorded},
+        ledger::{EventRecord, Recorded, only},
         now_ms,
     },
 };
@@ -128,15 +128,31 @@ impl Ledger {
     /// so a crash between the commit and the queue is healed by the
     /// backend's retry; the job's idempotency key keeps it single.
     pub async fn post(&self, event: &OrderEvent) -> Result<Recorded, LedgerError> {
-        let recorded = self
+        only(self.post_batch(std::slice::from_ref(event)).await?)
+    }
+
+    /// [`Ledger::post`] for many events in one transaction, one result each
+    /// in order: an event the rules refuse fails alone. `Err` when the batch
+    /// failed as a whole and nothing was recorded.
+    pub async fn post_batch(
+        &self,
+        events: &[OrderEvent],
+    ) -> Result<Vec<Result<Recorded, LedgerError>>, LedgerError> {
+        let results = self
             .queues
             .db()
-            .record_order_event(event, &self.rules, now_ms())
+            .record_order_events(events, &self.rules, now_ms())
             .await?;
-        if let Some(run_at) = recorded.event.schedules_release {
-            self.schedule_release(&recorded.event, run_at).await?;
+        let releases = results
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .filter_map(|r| Some((&r.event, r.event.schedules_release?)))
+            .map(|(event, run_at)| self.release_job(event, run_at))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !releases.is_empty() {
+            self.queues.enqueue(releases).await?;
         }
-        Ok(recorded)
+        Ok(results)
     }
 
     /// Ends the hold period of `order_id` now. `Ok(None)` when there is
@@ -157,7 +173,8 @@ impl Ledger {
         }
     }
 
-    async fn schedule_release(&self, event: &EventRecord, run_at: i64) -> Result<(), LedgerError> {
+    /// The job that releases `event`'s order at `run_at`.
+    fn release_job(&self, event: &EventRecord, run_at: i64) -> Result<NewJob, DbError> {
         let job = ReleaseFunds {
             order_id: event.order_id.clone(),
             cause: event.id.clone(),
@@ -166,7 +183,7 @@ impl Ledger {
             table: "jobs",
             message: e.to_string(),
         })?;
-        let new = NewJob {
+        Ok(NewJob {
             id: ulid::Ulid::new().to_string().to_lowercase(),
             kind: ReleaseFunds::KIND.to_owned(),
             queue: job.queue().to_owned(),
@@ -176,8 +193,6 @@ impl Ledger {
             priority: 0,
             max_attempts: self.max_attempts,
             run_at,
-        };
-        self.queues.enqueue(vec![new]).await?;
-        Ok(())
+        })
     }
 }
