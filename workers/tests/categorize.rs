@@ -104,6 +104,39 @@ async fn obvious_listings_land_in_the_right_branch() {
     }
 }
 
+/// Many batches at once (they run on every core) rank each listing as it
+/// ranks alone, in the caller's order.
+#[test]
+fn batches_ranked_in_parallel_match_listings_ranked_alone() {
+    let model = model();
+    let titles = [
+        "Levi's 501 jeans W32 L32",
+        "Nike running shoes size 42",
+        "iPhone 11 128GB",
+        "Robe d'été fleurie",
+        "Kinderwagen",
+        "LEGO Technic set",
+        "Novel paperback Stephen King",
+        "Sofá de tres plazas",
+    ];
+    // 200 listings: four batches of the default 64, of mixed lengths.
+    let many: Vec<ListingText> = (0..200)
+        .map(|n| item(titles[n % titles.len()], &"gut erhalten ".repeat(n % 5)))
+        .collect();
+    let together = model.rank(&many, 3).unwrap();
+    assert_eq!(together.len(), many.len());
+    for (n, (listing, ranked)) in many.iter().zip(&together).enumerate().step_by(7) {
+        let alone = model.rank(std::slice::from_ref(listing), 3).unwrap();
+        let positions = |r: &[fleet_workers::categorize::embedded::Scored]| {
+            r.iter().map(|s| s.pos).collect::<Vec<_>>()
+        };
+        assert_eq!(positions(ranked), positions(&alone[0]), "listing {n}");
+        for (a, b) in ranked.iter().zip(&alone[0]) {
+            assert!((a.score - b.score).abs() < 1e-3, "listing {n}: {a:?} {b:?}");
+        }
+    }
+}
+
 /// A catalogue of listings in memory: what the listings table will provide.
 #[derive(Default)]
 struct Catalogue {
