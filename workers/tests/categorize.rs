@@ -137,6 +137,45 @@ fn batches_ranked_in_parallel_match_listings_ranked_alone() {
     }
 }
 
+/// Calls made while the model is busy wait and are ranked together: 40 jobs'
+/// listings take a few model calls, and each gets what it gets alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_calls_are_ranked_together() {
+    let c = categorizer(&config());
+    let titles = [
+        "Levi's 501 jeans W32 L32",
+        "Nike running shoes size 42",
+        "iPhone 11 128GB",
+        "Kinderwagen",
+    ];
+    let gids = |r: &fleet_workers::categorize::Classification| {
+        r.suggestions
+            .iter()
+            .take(3)
+            .map(|s| s.gid.clone())
+            .collect::<Vec<_>>()
+    };
+    let mut alone = Vec::new();
+    for title in titles {
+        let r = c.classify(vec![item(title, "")]).await.unwrap();
+        alone.push(gids(&r[0]));
+    }
+    assert_eq!(c.model_calls(), 4, "one call each, one after another");
+    let together = futures::future::join_all((0..40).map(|n| {
+        let c = c.clone();
+        async move { c.classify(vec![item(titles[n % 4], "")]).await.unwrap() }
+    }))
+    .await;
+    let calls = c.model_calls() - 4;
+    assert!(
+        (1..=5).contains(&calls),
+        "{calls} model calls for 40 concurrent jobs"
+    );
+    for (n, r) in together.iter().enumerate() {
+        assert_eq!(gids(&r[0]), alone[n % 4], "job {n}");
+    }
+}
+
 /// A catalogue of listings in memory: what the listings table will provide.
 #[derive(Default)]
 struct Catalogue {

@@ -87,7 +87,8 @@ impl Default for KindsSettings {
             media: KindSettings::with(2, 900, 5).scaled(50, 1, 20),
             export: KindSettings::with(8, 600, 8).scaled(20, 0, 10),
             notify: KindSettings::with(32, 120, 8).scaled(500, 1, 10),
-            categorize: KindSettings::with(4, 120, 5).scaled(100, 0, 10),
+            // Many at once: the jobs waiting for the model are ranked in one batch.
+            categorize: KindSettings::with(64, 120, 5).scaled(100, 0, 10),
             payout: KindSettings::with(4, 120, 10).scaled(50, 1, 10),
         }
     }

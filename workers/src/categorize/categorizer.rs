@@ -3,22 +3,30 @@
 
 use super::{
     CategorizeError, Classification, ListingText, Suggestion, attributes,
+    batcher::Batcher,
     embedded::{self, EmbeddedClassifier},
     openai::{self, Candidate, OpenAiClassifier},
 };
 use fleet_shared::{Config, config::CategorizeProvider};
 use futures::{StreamExt, stream};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Chat requests in flight at once per call.
 const REMOTE_CONCURRENCY: usize = 4;
 
-/// Categorizes listings with the configured provider. Clone freely; the model is shared.
+/// Categorizes listings with the configured provider. Clone freely; the
+/// model and its batching are shared: concurrent calls are ranked together.
 #[derive(Debug, Clone)]
 pub struct Categorizer {
     embedded: Arc<EmbeddedClassifier>,
     openai: Option<OpenAiClassifier>,
     suggestions: usize,
+    /// Categories ranked per listing: the suggestions, or the chat model's shortlist.
+    pool: usize,
+    /// Listings per model call at most.
+    max_batch: usize,
+    /// Started by the first call, on its runtime.
+    batcher: Arc<OnceLock<Batcher>>,
 }
 
 impl Categorizer {
@@ -40,10 +48,19 @@ impl Categorizer {
             CategorizeProvider::Embedded => None,
             CategorizeProvider::Openai => Some(OpenAiClassifier::new(&config.categorize.openai)?),
         };
+        // Four model batches per core: every core busy, no call too long.
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let suggestions = config.categorize.suggestions;
+        let pool = suggestions
+            .max(openai.as_ref().map_or(0, OpenAiClassifier::shortlist))
+            .max(10);
         Ok(Categorizer {
             embedded,
             openai,
-            suggestions: config.categorize.suggestions,
+            suggestions,
+            pool,
+            max_batch: config.categorize.batch_size.max(1) * 4 * cores,
+            batcher: Arc::new(OnceLock::new()),
         })
     }
 
@@ -61,23 +78,24 @@ impl Categorizer {
         &self.embedded
     }
 
-    /// Suggestions and attributes for each listing, in order.
+    /// Model calls made so far: fewer than calls to [`Categorizer::classify`]
+    /// when concurrent calls were ranked together.
+    pub fn model_calls(&self) -> u64 {
+        self.batcher.get().map_or(0, Batcher::calls)
+    }
+
+    fn batcher(&self) -> &Batcher {
+        self.batcher
+            .get_or_init(|| Batcher::start(Arc::clone(&self.embedded), self.pool, self.max_batch))
+    }
+
+    /// Suggestions and attributes for each listing, in order. Calls made
+    /// while the model is busy wait and are ranked together in its next call.
     pub async fn classify(
         &self,
         items: Vec<ListingText>,
     ) -> Result<Vec<Classification>, CategorizeError> {
-        let pool = self
-            .suggestions
-            .max(self.openai.as_ref().map_or(0, OpenAiClassifier::shortlist))
-            .max(10);
-        let model = Arc::clone(&self.embedded);
-        let (items, ranked) = tokio::task::spawn_blocking(move || {
-            let ranked = model.rank(&items, pool);
-            (items, ranked)
-        })
-        .await
-        .map_err(|e| CategorizeError::Inference(format!("ranking stopped: {e}")))?;
-        let ranked = ranked?;
+        let ranked = self.batcher().rank(items.clone()).await?;
         let embedded: Vec<Classification> = items
             .iter()
             .zip(&ranked)

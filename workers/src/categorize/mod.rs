@@ -3,6 +3,7 @@
 //! multilingual lexical signal), or through an OpenAI-compatible chat model.
 
 pub mod attributes;
+mod batcher;
 mod categorizer;
 pub mod config;
 pub mod embedded;
