@@ -296,20 +296,22 @@ fn malformed_input_fails_with_a_reason() {
     assert!(run(&photo, &all).is_ok());
 }
 
+/// The centres of media/p3-patches.jpg's patches and the sRGB colours they were made in.
+const P3_PATCHES_IN_SRGB: [((u32, u32), [u8; 3]); 6] = [
+    ((100, 100), [255, 0, 0]),
+    ((300, 100), [2, 255, 0]),
+    ((500, 100), [0, 0, 254]),
+    ((100, 300), [255, 255, 0]),
+    ((300, 300), [2, 255, 255]),
+    ((500, 300), [255, 0, 255]),
+];
+
 #[test]
 fn embedded_icc_profiles_are_converted_to_srgb() {
     // Patches made in sRGB, stored in Display P3: converted back, they read as the sRGB originals.
     let bytes = testdata("media/p3-patches.jpg");
     let pixels = decode(&bytes, &sniff(&bytes, u64::MAX).unwrap(), u32::MAX).unwrap();
-    let expected = [
-        ((100, 100), [255, 0, 0]),
-        ((300, 100), [2, 255, 0]),
-        ((500, 100), [0, 0, 254]),
-        ((100, 300), [255, 255, 0]),
-        ((300, 300), [2, 255, 255]),
-        ((500, 300), [255, 0, 255]),
-    ];
-    for ((x, y), rgb) in expected {
+    for ((x, y), rgb) in P3_PATCHES_IN_SRGB {
         let got = pixel(&pixels, x, y);
         assert!(
             close(got, rgb, 3),
@@ -728,17 +730,9 @@ fn heic_tagged_display_p3_by_code_is_converted_to_srgb() {
     let tagged = with_nclx(&untagged, 12);
     // The same tag with sRGB's own primaries (1) changes nothing.
     let srgb = with_nclx(&untagged, 1);
-    let expected = [
-        ((100, 100), [255, 0, 0]),
-        ((300, 100), [2, 255, 0]),
-        ((500, 100), [0, 0, 254]),
-        ((100, 300), [255, 255, 0]),
-        ((300, 300), [2, 255, 255]),
-        ((500, 300), [255, 0, 255]),
-    ];
     let read = |bytes: &[u8]| decode(bytes, &sniff(bytes, u64::MAX).unwrap(), u32::MAX).unwrap();
     let (converted, kept, kept_srgb) = (read(&tagged), read(&untagged), read(&srgb));
-    for ((x, y), rgb) in expected {
+    for ((x, y), rgb) in P3_PATCHES_IN_SRGB {
         let got = pixel(&converted, x, y);
         assert!(
             close(got, rgb, 6),

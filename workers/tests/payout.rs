@@ -18,6 +18,7 @@ use fleet_shared::{
 };
 use fleet_testkit::{Backend, RedisServer, TestDb, wait_for};
 use fleet_workers::{Services, runtime::WorkerPool};
+use futures::future::BoxFuture;
 use proptest::prelude::*;
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 use tokio::sync::oneshot;
@@ -194,13 +195,17 @@ fn order_strategy() -> impl Strategy<Value = Order> {
         })
 }
 
-fn op_strategy() -> impl Strategy<Value = Op> {
-    let amount = prop_oneof![
+fn amount_strategy() -> impl Strategy<Value = Amount> {
+    prop_oneof![
         4 => Just(Amount::Full),
         2 => Just(Amount::Half),
         2 => (1i64..500).prop_map(Amount::Small),
         1 => Just(Amount::TooMuch),
-    ];
+    ]
+}
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+    let amount = amount_strategy();
     prop_oneof![
         6 => (0usize..3, 0usize..8, amount).prop_map(|(order, kind, amount)| Op::Event { order, kind, amount }),
         2 => (0usize..3).prop_map(|order| Op::Release { order }),
@@ -214,13 +219,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
 
 /// Runs `ops` (after paying every order once) and checks the ledger's invariants after each step.
 async fn check_scenario(db: &Db, case: usize, orders: &[Order], ops: &[Op]) {
-    let rules = Rules {
-        fees: FeePolicy {
-            percent_bps: 700,
-            fixed_minor: 30,
-        },
-        hold_ms: 0,
-    };
+    let rules = property_rules();
     let sellers = [format!("c{case}-s0"), format!("c{case}-s1")];
     let make = |i: usize, order: &Order, kind: EventType, amount: i64| OrderEvent {
         event_id: format!("c{case}-e{i}"),
@@ -480,8 +479,24 @@ async fn check_scenario(db: &Db, case: usize, orders: &[Order], ops: &[Op]) {
     }
 }
 
-#[test]
-fn random_event_sequences_keep_the_ledger_consistent() {
+/// The fees and hold period of the property tests: 7% + 0.30, no hold.
+fn property_rules() -> Rules {
+    Rules {
+        fees: FeePolicy {
+            percent_bps: 700,
+            fixed_minor: 30,
+        },
+        hold_ms: 0,
+    }
+}
+
+/// Runs `check` on `cases` random values of `strategy` against a database of
+/// each backend, with the case's number (for names unique in the database).
+fn property<S: Strategy>(
+    cases: u32,
+    strategy: S,
+    check: impl Fn(&Db, usize, S::Value) -> BoxFuture<'_, ()>,
+) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -489,23 +504,30 @@ fn random_event_sequences_keep_the_ledger_consistent() {
     for backend in Backend::ALL {
         let db = rt.block_on(TestDb::for_backend(backend));
         let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
-            cases: 48,
+            cases,
             failure_persistence: None,
             ..ProptestConfig::default()
         });
         let case = std::sync::atomic::AtomicUsize::new(0);
-        let strategy = (
-            proptest::collection::vec(order_strategy(), 3),
-            proptest::collection::vec(op_strategy(), 1..30),
-        );
         runner
-            .run(&strategy, |(orders, ops)| {
+            .run(&strategy, |value| {
                 let n = case.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                rt.block_on(check_scenario(&db.db, n, &orders, &ops));
+                rt.block_on(check(&db.db, n, value));
                 Ok(())
             })
             .unwrap_or_else(|e| panic!("{backend:?}: {e}"));
     }
+}
+
+#[test]
+fn random_event_sequences_keep_the_ledger_consistent() {
+    let strategy = (
+        proptest::collection::vec(order_strategy(), 3),
+        proptest::collection::vec(op_strategy(), 1..30),
+    );
+    property(48, strategy, |db, n, (orders, ops)| {
+        Box::pin(async move { check_scenario(db, n, &orders, &ops).await })
+    });
 }
 
 /// A step of [`batches_record_what_one_by_one_would`].
@@ -522,12 +544,7 @@ enum Step {
 }
 
 fn step_strategy() -> impl Strategy<Value = Step> {
-    let amount = prop_oneof![
-        4 => Just(Amount::Full),
-        2 => Just(Amount::Half),
-        2 => (1i64..500).prop_map(Amount::Small),
-        1 => Just(Amount::TooMuch),
-    ];
+    let amount = amount_strategy();
     prop_oneof![
         6 => (0usize..3, 0usize..8, amount).prop_map(|(order, kind, amount)| Step::New { order, kind, amount }),
         1 => (any::<usize>(), any::<bool>()).prop_map(|(n, changed)| Step::Again { n, changed }),
@@ -602,75 +619,48 @@ fn outcome(result: &Result<fleet_shared::db::ledger::Recorded, LedgerError>) -> 
 /// event gets the same answer, and the sellers end with the same balances.
 #[test]
 fn batches_record_what_one_by_one_would() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let rules = Rules {
-        fees: FeePolicy {
-            percent_bps: 700,
-            fixed_minor: 30,
-        },
-        hold_ms: 0,
-    };
-    for backend in Backend::ALL {
-        let db = rt.block_on(TestDb::for_backend(backend));
-        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
-            cases: 32,
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        });
-        let case = std::sync::atomic::AtomicUsize::new(0);
-        let strategy = (
-            proptest::collection::vec(order_strategy(), 3),
-            proptest::collection::vec(step_strategy(), 1..40),
-            proptest::collection::vec(1usize..8, 1..10),
-        );
-        runner
-            .run(&strategy, |(orders, steps, sizes)| {
-                let n = case.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                rt.block_on(async {
-                    let (one, many) = (format!("a{n}"), format!("b{n}"));
-                    let mut singly = Vec::new();
-                    for event in step_events(&one, &orders, &steps) {
-                        singly.push(db.db.record_order_event(&event, &rules, now_ms()).await);
-                    }
-                    let events = step_events(&many, &orders, &steps);
-                    let mut batched = Vec::new();
-                    let mut rest = events.as_slice();
-                    for size in sizes.iter().cycle() {
-                        if rest.is_empty() {
-                            break;
-                        }
-                        let (batch, after) = rest.split_at((*size).min(rest.len()));
-                        batched.extend(
-                            db.db
-                                .record_order_events(batch, &rules, now_ms())
-                                .await
-                                .unwrap(),
-                        );
-                        rest = after;
-                    }
-                    let singly: Vec<String> = singly.iter().map(outcome).collect();
-                    let batched: Vec<String> = batched.iter().map(outcome).collect();
-                    assert_eq!(singly, batched, "{steps:?} in batches of {sizes:?}");
-                    for s in 0..2 {
-                        assert_eq!(
-                            db.db.seller_balances(&format!("{one}-s{s}")).await.unwrap(),
-                            db.db
-                                .seller_balances(&format!("{many}-s{s}"))
-                                .await
-                                .unwrap(),
-                        );
-                    }
-                    for (currency, sum) in db.db.ledger_totals().await.unwrap() {
-                        assert_eq!(sum, 0, "{currency}");
-                    }
-                });
-                Ok(())
-            })
-            .unwrap_or_else(|e| panic!("{backend:?}: {e}"));
-    }
+    let rules = property_rules();
+    let strategy = (
+        proptest::collection::vec(order_strategy(), 3),
+        proptest::collection::vec(step_strategy(), 1..40),
+        proptest::collection::vec(1usize..8, 1..10),
+    );
+    property(32, strategy, |db, n, (orders, steps, sizes)| {
+        Box::pin(async move {
+            let (one, many) = (format!("a{n}"), format!("b{n}"));
+            let mut singly = Vec::new();
+            for event in step_events(&one, &orders, &steps) {
+                singly.push(db.record_order_event(&event, &rules, now_ms()).await);
+            }
+            let events = step_events(&many, &orders, &steps);
+            let mut batched = Vec::new();
+            let mut rest = events.as_slice();
+            for size in sizes.iter().cycle() {
+                if rest.is_empty() {
+                    break;
+                }
+                let (batch, after) = rest.split_at((*size).min(rest.len()));
+                batched.extend(
+                    db.record_order_events(batch, &rules, now_ms())
+                        .await
+                        .unwrap(),
+                );
+                rest = after;
+            }
+            let singly: Vec<String> = singly.iter().map(outcome).collect();
+            let batched: Vec<String> = batched.iter().map(outcome).collect();
+            assert_eq!(singly, batched, "{steps:?} in batches of {sizes:?}");
+            for s in 0..2 {
+                assert_eq!(
+                    db.seller_balances(&format!("{one}-s{s}")).await.unwrap(),
+                    db.seller_balances(&format!("{many}-s{s}")).await.unwrap(),
+                );
+            }
+            for (currency, sum) in db.ledger_totals().await.unwrap() {
+                assert_eq!(sum, 0, "{currency}");
+            }
+        })
+    });
 }
 
 /// The largest batch the API takes, each event in a currency and for a
