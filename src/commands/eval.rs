@@ -71,9 +71,8 @@ pub async fn run(file: Option<&Path>, cmd: EvalCommand) -> anyhow::Result<()> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut report = Report::default();
-    // Four model batches per core per call: every core busy, the bar still moving.
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let batch = config.categorize.batch_size.max(1) * 4 * cores;
+    // As many per call as the model takes at once: every core busy, the bar still moving.
+    let batch = categorizer.max_batch();
     let started = Instant::now();
     for chunk in items.chunks(batch) {
         let texts: Vec<ListingText> = chunk

@@ -78,6 +78,11 @@ impl Categorizer {
         &self.embedded
     }
 
+    /// Most listings ranked in one model call: four batches per core.
+    pub fn max_batch(&self) -> usize {
+        self.max_batch
+    }
+
     /// Model calls made so far: fewer than calls to [`Categorizer::classify`]
     /// when concurrent calls were ranked together.
     pub fn model_calls(&self) -> u64 {
