@@ -46,6 +46,18 @@ pub struct PostingRecord {
     pub amount: i64,
 }
 
+impl From<&Posting> for PostingRecord {
+    fn from(p: &Posting) -> Self {
+        PostingRecord {
+            account_id: p.account.id(),
+            seller_id: p.account.seller_id.clone(),
+            currency: p.account.currency.to_string(),
+            bucket: p.account.bucket,
+            amount: p.amount,
+        }
+    }
+}
+
 /// An order event as recorded, with what it caused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EventRecord {
@@ -277,11 +289,10 @@ macro_rules! write_tx {
     };
 }
 
-/// Inserts `$transfer` and its postings in `$tx`, checks what was stored sums
-/// to zero, and evaluates to the stored postings.
+/// Inserts `$transfer` and its postings in `$tx`, and checks what was stored
+/// sums to zero.
 macro_rules! write_transfer {
     ($tx:ident, $transfer:expr, $order_id:expr, $event_id:expr, $seller_id:expr, $now:expr) => {{
-        let mut postings = Vec::new();
                 sqlx::query(
                     "INSERT INTO ledger_transfers (id, kind, order_id, event_id, seller_id, currency, created_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -315,13 +326,6 @@ macro_rules! write_transfer {
                         .bind(p.account.bucket.as_str())
                         .bind(p.amount)
                         .bind($now);
-                    postings.push(PostingRecord {
-                        account_id: p.account.id(),
-                        seller_id: p.account.seller_id.clone(),
-                        currency: p.account.currency.to_string(),
-                        bucket: p.account.bucket,
-                        amount: p.amount,
-                    });
                 }
                 // Debits equal credits: checked by `Transfer::new`, and again on what was stored.
                 let stored: Vec<i64> = q.fetch_all(&mut *$tx).await?.iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<_, _>>()?;
@@ -332,7 +336,6 @@ macro_rules! write_transfer {
                         $transfer.id
                     ))));
                 }
-        postings
     }};
 }
 
@@ -598,11 +601,11 @@ impl Db {
                 }
                 let (seq, state) = orders.get(&event.order_id).cloned().unwrap_or((0, None));
                 match plan_event(id, event, seq, state.as_ref(), rules, now) {
-                    Ok((row, record)) => {
+                    Ok(row) => {
                         orders.insert(event.order_id.clone(), (row.seq, Some(row.next.clone())));
-                        known.insert(id.clone(), record.clone());
+                        known.insert(id.clone(), row.record.clone());
+                        results.push(Ok(Recorded { event: row.record.clone(), replayed: false }));
                         rows.push(row);
-                        results.push(Ok(Recorded { event: record, replayed: false }));
                     }
                     Err(err) => results.push(Err(err)),
                 }
@@ -717,28 +720,19 @@ fn posting_records(
         .collect()
 }
 
-/// An order event row to insert, with the transfer it posts when money moves.
+/// An order event row to insert: the record it becomes, with what the row
+/// stores beside it, and the transfer it posts when money moves.
 struct NewEventRow {
-    id: String,
-    event_id: Option<String>,
-    order_id: String,
+    record: EventRecord,
     seq: i64,
-    kind: &'static str,
-    seller_id: String,
-    currency: String,
-    amount: i64,
-    fee_requested: Option<i64>,
-    fee: Option<i64>,
-    release_at: Option<i64>,
     /// The order's state after the event, and as stored (JSON).
     next: OrderState,
     state: String,
-    now: i64,
     transfer: Option<Transfer>,
 }
 
 /// Plans `event` for an order at `seq` in `state` (None: no event yet): the
-/// row to insert and the record it becomes.
+/// row to insert.
 fn plan_event(
     id: &str,
     event: &OrderEvent,
@@ -746,7 +740,7 @@ fn plan_event(
     state: Option<&OrderState>,
     rules: &Rules,
     now: i64,
-) -> Result<(NewEventRow, EventRecord), LedgerError> {
+) -> Result<NewEventRow, LedgerError> {
     let internal = event.kind == EventType::Released;
     let plan = events::plan(rules, state, event, now)?;
     let amount = match (state, internal) {
@@ -771,18 +765,7 @@ fn plan_event(
     };
     let postings = transfer
         .as_ref()
-        .map(|t| {
-            t.postings()
-                .iter()
-                .map(|p| PostingRecord {
-                    account_id: p.account.id(),
-                    seller_id: p.account.seller_id.clone(),
-                    currency: p.account.currency.to_string(),
-                    bucket: p.account.bucket,
-                    amount: p.amount,
-                })
-                .collect()
-        })
+        .map(|t| t.postings().iter().map(PostingRecord::from).collect())
         .unwrap_or_default();
     let record = EventRecord {
         id: id.to_owned(),
@@ -799,24 +782,13 @@ fn plan_event(
         schedules_release: plan.schedule_release,
         created_at: now,
     };
-    let row = NewEventRow {
-        id: record.id.clone(),
-        event_id: record.event_id.clone(),
-        order_id: record.order_id.clone(),
+    Ok(NewEventRow {
+        record,
         seq: seq + 1,
-        kind: event.kind.as_str(),
-        seller_id: record.seller_id.clone(),
-        currency: record.currency.clone(),
-        amount,
-        fee_requested: event.fee,
-        fee: plan.fee,
-        release_at: plan.schedule_release,
         state: serde_json::to_string(&plan.next).map_err(corrupt)?,
         next: plan.next,
-        now,
         transfer,
-    };
-    Ok((row, record))
+    })
 }
 
 /// The answer to `event` when its id is already recorded as `stored`: the
@@ -994,7 +966,7 @@ impl EventTx for sqlx::Transaction<'static, sqlx::Postgres> {
             .iter()
             .flat_map(|(_, t)| t.postings().iter().map(move |p| (*t, p)))
             .collect();
-        let now = rows.first().map_or(0, |r| r.now);
+        let now = rows.first().map_or(0, |r| r.record.created_at);
         let (events, stored, unbalanced): (i64, i64, i64) = sqlx::query_as(
             "WITH t AS (INSERT INTO ledger_transfers (id, kind, order_id, event_id, seller_id, currency, created_at) \
                SELECT x.id, x.kind, x.order_id, x.event_id, x.seller_id, x.currency, $1 \
@@ -1019,9 +991,9 @@ impl EventTx for sqlx::Transaction<'static, sqlx::Postgres> {
         .bind(now)
         .bind(transfers.iter().map(|(_, t)| t.id.as_str()).collect::<Vec<_>>())
         .bind(transfers.iter().map(|(_, t)| t.kind.as_str()).collect::<Vec<_>>())
-        .bind(transfers.iter().map(|(r, _)| r.order_id.as_str()).collect::<Vec<_>>())
-        .bind(transfers.iter().map(|(r, _)| r.event_id.as_deref()).collect::<Vec<_>>())
-        .bind(transfers.iter().map(|(r, _)| r.seller_id.as_str()).collect::<Vec<_>>())
+        .bind(transfers.iter().map(|(r, _)| r.record.order_id.as_str()).collect::<Vec<_>>())
+        .bind(transfers.iter().map(|(r, _)| r.record.event_id.as_deref()).collect::<Vec<_>>())
+        .bind(transfers.iter().map(|(r, _)| r.record.seller_id.as_str()).collect::<Vec<_>>())
         .bind(transfers.iter().map(|(_, t)| t.currency.as_str()).collect::<Vec<_>>())
         .bind(postings.iter().map(|(t, _)| t.id.as_str()).collect::<Vec<_>>())
         .bind(postings.iter().map(|(_, p)| p.account.id()).collect::<Vec<_>>())
@@ -1029,18 +1001,18 @@ impl EventTx for sqlx::Transaction<'static, sqlx::Postgres> {
         .bind(postings.iter().map(|(t, _)| t.currency.as_str()).collect::<Vec<_>>())
         .bind(postings.iter().map(|(_, p)| p.account.bucket.as_str()).collect::<Vec<_>>())
         .bind(postings.iter().map(|(_, p)| p.amount).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.event_id.as_deref()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.order_id.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.record.id.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.record.event_id.as_deref()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.record.order_id.as_str()).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.seq).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.kind).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.seller_id.as_str()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.currency.as_str()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.amount).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.fee_requested).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.fee).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.transfer.as_ref().map(|t| t.id.as_str())).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.release_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.record.kind.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.record.seller_id.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.record.currency.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.record.amount).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.record.fee_requested).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.record.fee).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.record.transfer_id.as_deref()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.record.schedules_release).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.state.as_str()).collect::<Vec<_>>())
         .fetch_one(&mut **self)
         .await?;
@@ -1083,18 +1055,19 @@ impl EventTx for sqlx::Transaction<'static, sqlx::Sqlite> {
 
     async fn write_events(&mut self, rows: &[NewEventRow]) -> Result<(), LedgerError> {
         for row in rows {
+            let record = &row.record;
             if let Some(t) = &row.transfer {
                 let conn = &mut **self;
                 write_transfer!(
                     conn,
                     t,
-                    Some(row.order_id.as_str()),
-                    row.event_id.clone(),
-                    Some(row.seller_id.as_str()),
-                    row.now
+                    Some(record.order_id.as_str()),
+                    record.event_id.clone(),
+                    Some(record.seller_id.as_str()),
+                    record.created_at
                 );
             }
-            insert_event_row::<sqlx::Sqlite>(row, row.transfer.as_ref().map(|t| t.id.as_str()))
+            insert_event_row::<sqlx::Sqlite>(row)
                 .execute(&mut **self)
                 .await?;
         }
@@ -1104,33 +1077,32 @@ impl EventTx for sqlx::Transaction<'static, sqlx::Sqlite> {
 
 fn insert_event_row<'q, DB: sqlx::Database>(
     row: &'q NewEventRow,
-    transfer_id: Option<&'q str>,
 ) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
 where
     &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     &'q Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     &'q String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
+    let record = &row.record;
     sqlx::query(
         "INSERT INTO ledger_events (id, event_id, order_id, seq, kind, seller_id, currency, amount, \
          fee_requested, fee, transfer_id, release_at, state, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
-    .bind(row.id.as_str())
-    .bind(&row.event_id)
-    .bind(row.order_id.as_str())
+    .bind(record.id.as_str())
+    .bind(&record.event_id)
+    .bind(record.order_id.as_str())
     .bind(row.seq)
-    .bind(row.kind)
-    .bind(row.seller_id.as_str())
-    .bind(row.currency.as_str())
-    .bind(row.amount)
-    .bind(row.fee_requested)
-    .bind(row.fee)
-    .bind(transfer_id)
-    .bind(row.release_at)
+    .bind(record.kind.as_str())
+    .bind(record.seller_id.as_str())
+    .bind(record.currency.as_str())
+    .bind(record.amount)
+    .bind(record.fee_requested)
+    .bind(record.fee)
+    .bind(&record.transfer_id)
+    .bind(record.schedules_release)
     .bind(&row.state)
-    .bind(row.now)
+    .bind(record.created_at)
 }
