@@ -6,6 +6,11 @@
 //! fails alone (dry runs report it without sending); Etsy's `when_made`
 //! comes from the connection unless the listing says otherwise; Amazon
 //! listings go to every connected marketplace selling in their currency.
+//! Targets are checked against the marketplaces' live taxonomies: Etsy
+//! defaults resolve by name to the fake's ids, an Etsy id or Amazon type the
+//! marketplace does not have fails its listing alone, an Amazon default it
+//! does not offer falls back with a warning, and both lookups are made once
+//! per process, not per listing or chunk.
 
 use fleet_jobs::WorkerKind;
 use fleet_shared::db::api_keys::Role;
@@ -270,6 +275,7 @@ async fn etsy_mapping(backend: Backend) {
         )
         .await;
     assert_eq!(resolved["taxonomy_id"], 374, "{resolved}");
+    assert_eq!(resolved["taxonomy_name"], "Clothing", "{resolved}");
     assert_eq!(resolved["source"], "default");
 
     // s1: default (jewelry), override (tops), attribute over the override, its own
@@ -593,6 +599,325 @@ async fn amazon_mapping(backend: Backend) {
         sent("B-GBP")["attributes"]["item_name"][0]["language_tag"],
         "en_GB"
     );
+}
+
+/// Etsy: a default resolves by name to the live taxonomy's id; an override or
+/// attribute id Etsy does not have fails its listing alone, before anything is
+/// sent; the taxonomy is read once for every chunk and run.
+async fn etsy_taxonomy(backend: Backend) {
+    let etsy = FakeEtsy::start(20.0, 10_000);
+    let (base, token_url) = (etsy.api_base.clone(), etsy.token_url.clone());
+    let p = Platform::on(backend)
+        .workers(&[WorkerKind::Export])
+        .configure(move |c| {
+            c.export.chunk_size = 2;
+            c.export.etsy_api_base = base;
+            c.export.etsy_token_url = token_url;
+        })
+        .start()
+        .await;
+    let seller = p.key(Role::Seller, Some("s1")).await;
+    let conn = json!({"keystring": etsy.keystring, "shared_secret": etsy.shared_secret,
+        "access_token": etsy.access_token, "refresh_token": etsy.refresh_token,
+        "shop_id": etsy.shop_id, "shipping_profile_id": etsy.shipping_profile_id,
+        "when_made": "2010_2019"});
+    let (status, view) = p
+        .call("PUT", "/v1/connections/etsy", &seller, Some(conn))
+        .await;
+    assert_eq!(status, 200, "{view}");
+    let (status, body) = p
+        .call(
+            "PUT",
+            "/v1/connections/etsy/category-map",
+            &seller,
+            Some(json!({"entries": [{"category": "aa-8", "taxonomy_id": 999999}]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let ids = listings(
+        &p,
+        &seller,
+        vec![
+            listing("T-BAG", Some("lb-1"), json!({}), "EUR"),
+            listing("T-PET", Some("ap-2"), json!({}), "EUR"),
+            listing("T-SHOE", Some("aa-8-3"), json!({}), "EUR"),
+            listing(
+                "T-ATT",
+                Some("aa-1-13"),
+                json!({"etsy_taxonomy_id": 424242}),
+                "EUR",
+            ),
+            listing(
+                "T-DEEP",
+                Some("aa-1-13"),
+                json!({"etsy_taxonomy_id": 2031}),
+                "EUR",
+            ),
+        ],
+    )
+    .await;
+
+    let (run, done) = push(&p, &seller, "etsy", &ids, true).await;
+    assert_eq!(done["totals"]["succeeded"], 3, "{done}");
+    assert_eq!(done["totals"]["failed"], 2, "{done}");
+    assert_eq!(etsy.creates(), 0, "a dry run sends nothing");
+    let dry = items(&p, &seller, &run).await;
+    let shoe = dry["T-SHOE"]["error"].as_str().unwrap();
+    assert!(
+        shoe.contains("999999")
+            && shoe.contains("seller's category map")
+            && shoe.contains("PUT /v1/connections/etsy/category-map")
+            && shoe.contains("etsy_taxonomy_id"),
+        "{shoe}"
+    );
+    let att = dry["T-ATT"]["error"].as_str().unwrap();
+    assert!(
+        att.contains("424242") && att.contains("etsy_taxonomy_id"),
+        "{att}"
+    );
+
+    let (run, done) = push(&p, &seller, "etsy", &ids, false).await;
+    assert_eq!(done["status"], "completed_with_errors", "{done}");
+    assert_eq!(done["totals"]["succeeded"], 3, "{done}");
+    assert_eq!(done["totals"]["failed"], 2, "{done}");
+    let outcome = items(&p, &seller, &run).await;
+    assert_eq!(outcome["T-SHOE"]["error"].as_str(), Some(shoe));
+    assert_eq!(etsy.creates(), 3, "the failed listings never reached Etsy");
+    let sent = |title: &str| {
+        etsy.listings()
+            .into_iter()
+            .find(|l| l["title"] == title)
+            .map(|l| l["taxonomy_id"].clone())
+    };
+    let bags = FakeEtsy::top_level_id("Bags & Purses").unwrap();
+    assert_eq!(
+        sent("Item T-BAG"),
+        Some(json!(bags.to_string())),
+        "\"Bags & Purses\" resolved to the live taxonomy's id"
+    );
+    let pets = FakeEtsy::top_level_id("Pet Supplies").unwrap();
+    assert_eq!(sent("Item T-PET"), Some(json!(pets.to_string())));
+    assert_eq!(
+        sent("Item T-DEEP"),
+        Some(json!("2031")),
+        "a deeper node by id"
+    );
+    assert_eq!(sent("Item T-SHOE"), None);
+    assert_eq!(sent("Item T-ATT"), None);
+
+    // Four chunk jobs over two runs, and the resolve endpoint: one read of the taxonomy.
+    let (_, resolved) = p
+        .call(
+            "GET",
+            "/v1/connections/etsy/category-map/resolve?category=lb-1",
+            &seller,
+            None,
+        )
+        .await;
+    assert_eq!(resolved["taxonomy_name"], "Bags & Purses", "{resolved}");
+    assert_eq!(resolved["taxonomy_id"], bags, "{resolved}");
+    assert_eq!(
+        etsy.taxonomy_calls(),
+        1,
+        "cached per process, not per listing"
+    );
+
+    // The fake itself refuses an id its taxonomy lacks, as Etsy does.
+    let form = [
+        ("quantity", "1"),
+        ("title", "Direct"),
+        ("description", "Direct"),
+        ("price", "10"),
+        ("who_made", "someone_else"),
+        ("when_made", "2010_2019"),
+        ("taxonomy_id", "999999"),
+        ("type", "physical"),
+        ("shipping_profile_id", etsy.shipping_profile_id.as_str()),
+    ];
+    let refused = reqwest::Client::new()
+        .post(format!("{}/shops/{}/listings", etsy.api_base, etsy.shop_id))
+        .header(
+            "x-api-key",
+            format!("{}:{}", etsy.keystring, etsy.shared_secret),
+        )
+        .bearer_auth(etsy.current_access_token())
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let body: Value = refused.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("taxonomy_id"),
+        "{body}"
+    );
+}
+
+/// Amazon: a default type Amazon does not offer falls back (with a warning) to
+/// the nearest offered ancestor default, else PRODUCT; a type the listing or
+/// the seller's map names that Amazon does not offer fails alone; the product
+/// types are asked once per marketplace, not per listing or chunk.
+async fn amazon_product_types(backend: Backend) {
+    let amazon = FakeAmazon::selling_in(&[DE, FR]);
+    let (base, token_url) = (amazon.base.clone(), amazon.token_url());
+    let p = Platform::on(backend)
+        .workers(&[WorkerKind::Export])
+        .configure(move |c| {
+            c.export.chunk_size = 2;
+            c.export.amazon_api_base = base;
+            c.export.amazon_token_url = token_url;
+        })
+        .start()
+        .await;
+    let seller = p.key(Role::Seller, Some("s1")).await;
+    let conn = json!({"lwa_client_id": amazon.client_id, "lwa_client_secret": amazon.client_secret,
+        "refresh_token": amazon.refresh_token, "seller_id": amazon.seller_id,
+        "marketplace_ids": [DE, FR]});
+    let (status, view) = p
+        .call("PUT", "/v1/connections/amazon", &seller, Some(conn))
+        .await;
+    assert_eq!(status, 200, "{view}");
+    let (status, body) = p
+        .call(
+            "PUT",
+            "/v1/connections/amazon/category-map",
+            &seller,
+            Some(json!({"entries": [{"category": "aa-8", "product_type": "CLOG"}]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let ids = listings(
+        &p,
+        &seller,
+        vec![
+            listing(
+                "P-CAM",
+                Some("co-2-2"),
+                json!({"ean": "4006381333951"}),
+                "EUR",
+            ),
+            listing(
+                "P-TOP",
+                Some("aa-1-13-8"),
+                json!({"ean": "4006381333952"}),
+                "EUR",
+            ),
+            listing(
+                "P-ATT",
+                Some("aa-1-13-8"),
+                json!({"ean": "4006381333953", "amazon_product_type": "KIMONO"}),
+                "EUR",
+            ),
+            listing(
+                "P-OVR",
+                Some("aa-8-3"),
+                json!({"ean": "4006381333954"}),
+                "EUR",
+            ),
+        ],
+    )
+    .await;
+
+    let (run, done) = push(&p, &seller, "amazon", &ids, true).await;
+    assert_eq!(done["totals"]["succeeded"], 2, "{done}");
+    assert_eq!(done["totals"]["failed"], 2, "{done}");
+    assert_eq!(amazon.puts(), 0, "a dry run puts nothing");
+    let dry = items(&p, &seller, &run).await;
+    let warning = dry["P-CAM"]["warning"].as_str().unwrap();
+    assert!(
+        warning.contains("CAMERA_DIGITAL") && warning.contains("sent as product type PRODUCT"),
+        "{warning}"
+    );
+    assert_eq!(dry["P-TOP"]["warning"], Value::Null, "{:?}", dry["P-TOP"]);
+    let att = dry["P-ATT"]["error"].as_str().unwrap();
+    assert!(
+        att.contains("KIMONO") && att.contains("amazon_product_type"),
+        "{att}"
+    );
+    let ovr = dry["P-OVR"]["error"].as_str().unwrap();
+    assert!(
+        ovr.contains("CLOG") && ovr.contains("PUT /v1/connections/amazon/category-map"),
+        "{ovr}"
+    );
+
+    let (run, done) = push(&p, &seller, "amazon", &ids, false).await;
+    assert_eq!(done["status"], "completed_with_errors", "{done}");
+    assert_eq!(done["totals"]["succeeded"], 2, "{done}");
+    assert_eq!(done["totals"]["failed"], 2, "{done}");
+    let outcome = items(&p, &seller, &run).await;
+    assert_eq!(outcome["P-CAM"]["warning"].as_str(), Some(warning));
+    assert_eq!(outcome["P-OVR"]["error"].as_str(), Some(ovr));
+    assert_eq!(
+        amazon.listing("P-CAM").unwrap()["productType"],
+        "PRODUCT",
+        "the fallback is what is sent"
+    );
+    assert_eq!(amazon.listing("P-TOP").unwrap()["productType"], "SHIRT");
+    assert_eq!(amazon.listing("P-ATT"), None);
+    assert_eq!(amazon.listing("P-OVR"), None);
+    assert_eq!(amazon.puts(), 2, "only the offerable listings were put");
+    assert_eq!(
+        amazon.product_type_searches(),
+        2,
+        "one search per marketplace for four chunk jobs"
+    );
+
+    // The fake itself answers an unknown product type as SP-API does.
+    let token: Value = reqwest::Client::new()
+        .post(amazon.token_url())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", amazon.refresh_token.as_str()),
+            ("client_id", amazon.client_id.as_str()),
+            ("client_secret", amazon.client_secret.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let answer: Value = reqwest::Client::new()
+        .put(format!(
+            "{}/listings/2021-08-01/items/{}/P-RAW?marketplaceIds={DE}",
+            amazon.base, amazon.seller_id
+        ))
+        .header(
+            "x-amz-access-token",
+            token["access_token"].as_str().unwrap(),
+        )
+        .json(
+            &json!({"productType": "CAMERA_DIGITAL", "requirements": "LISTING_OFFER_ONLY",
+            "attributes": {}}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["status"], "INVALID", "{answer}");
+    assert_eq!(answer["issues"][0]["code"], "4000003", "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etsy_taxonomy_sqlite() {
+    etsy_taxonomy(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etsy_taxonomy_redis_postgres() {
+    etsy_taxonomy(Backend::RedisPostgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amazon_product_types_sqlite() {
+    amazon_product_types(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amazon_product_types_redis_postgres() {
+    amazon_product_types(Backend::RedisPostgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

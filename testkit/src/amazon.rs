@@ -9,8 +9,13 @@
 //! attribute entry names one of the request's marketplaces, required ones
 //! and the offer have an entry for each, and each offer is priced in its
 //! marketplace's currency. Then it answers ACCEPTED (keeping the listing
-//! per marketplace) or INVALID with issues. Failure injection: expiring
-//! every issued token, revoking the refresh token.
+//! per marketplace) or INVALID with issues (a `productType` it does not offer
+//! is issue 4000003, as SP-API words it). `GET
+//! /definitions/2020-09-01/productTypes?marketplaceIds=…`
+//! (searchDefinitionsProductTypes) lists the product types it offers, with the
+//! same token check and its own bucket at the same rate: a realistic list that
+//! deliberately lacks CAMERA_DIGITAL, one of Fleet's defaults. Failure
+//! injection: expiring every issued token, revoking the refresh token.
 
 use crate::fake_server::FakeServer;
 use axum::{
@@ -19,7 +24,7 @@ use axum::{
     extract::{Path, Query, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
-    routing::{post, put},
+    routing::{get, post, put},
 };
 use serde_json::{Value, json};
 use std::{
@@ -30,6 +35,60 @@ use std::{
 
 const RATE: f64 = 5.0;
 const BURST: f64 = 10.0;
+
+/// The product types the fake offers in every marketplace (name, display
+/// name). CAMERA_DIGITAL, which Fleet's defaults name, is left out on purpose.
+pub const PRODUCT_TYPES: &[(&str, &str)] = &[
+    ("ABIS_BOOK", "Book"),
+    ("ABIS_DVD", "DVD"),
+    ("ABIS_MUSIC", "Music"),
+    ("BACKPACK", "Backpack"),
+    ("BEAUTY", "Beauty"),
+    ("BELT", "Belt"),
+    ("BOOT", "Boot"),
+    ("BRACELET", "Bracelet"),
+    ("CAMERA_LENSES", "Camera Lenses"),
+    ("CELLULAR_PHONE", "Cellular Phone"),
+    ("COAT", "Coat"),
+    ("DRESS", "Dress"),
+    ("EARRING", "Earring"),
+    ("HANDBAG", "Handbag"),
+    ("HAT", "Hat"),
+    ("HEADPHONES", "Headphones"),
+    ("HOME", "Home"),
+    ("KITCHEN", "Kitchen"),
+    ("LUGGAGE", "Luggage"),
+    ("NECKLACE", "Necklace"),
+    ("NOTEBOOK_COMPUTER", "Notebook Computer"),
+    ("PANTS", "Pants"),
+    ("PET_SUPPLIES", "Pet Supplies"),
+    ("PRODUCT", "Product"),
+    ("RING", "Ring"),
+    ("SANDAL", "Sandal"),
+    ("SCARF", "Scarf"),
+    ("SHIRT", "Shirt"),
+    ("SHOES", "Shoes"),
+    ("SHORTS", "Shorts"),
+    ("SKIRT", "Skirt"),
+    ("SOCKS", "Socks"),
+    ("SPORTING_GOODS", "Sporting Goods"),
+    ("SUIT", "Suit"),
+    ("SUNGLASSES", "Sunglasses"),
+    ("SWEATER", "Sweater"),
+    ("SWEATSHIRT", "Sweatshirt"),
+    ("SWIMWEAR", "Swimwear"),
+    ("TABLET_COMPUTER", "Tablet Computer"),
+    ("TELEVISION", "Television"),
+    ("TOY_FIGURE", "Toy Figure"),
+    ("VIDEO_GAME_CONSOLE", "Video Game Console"),
+    ("WALL_ART", "Wall Art"),
+    ("WALLET", "Wallet"),
+    ("WATCH", "Watch"),
+];
+
+fn offers(product_type: &str) -> bool {
+    PRODUCT_TYPES.iter().any(|(name, _)| *name == product_type)
+}
 
 /// SP-API marketplace ids and the currency each one's offers are priced in.
 const CURRENCIES: &[(&str, &str)] = &[
@@ -71,6 +130,9 @@ struct Inner {
     available: f64,
     refilled_at: Instant,
     revoked: bool,
+    type_searches: u32,
+    search_available: f64,
+    search_refilled_at: Instant,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -105,7 +167,7 @@ impl FakeAmazon {
     /// Starts the fake for a seller selling in `marketplace_ids`.
     pub fn selling_in(marketplace_ids: &[&str]) -> FakeAmazon {
         let shared: Shared = Arc::new(Mutex::new(Inner {
-            client_id: "amzn1.application-oa2-client.fleet".to_owned(),
+            client_id: crate::unique("amzn1.application-oa2-client."),
             client_secret: crate::unique("secret-"),
             refresh_token: format!("Atzr|{}", crate::unique("")),
             seller_id: "A2FLEETSELLER".to_owned(),
@@ -119,9 +181,13 @@ impl FakeAmazon {
             available: BURST,
             refilled_at: Instant::now(),
             revoked: false,
+            type_searches: 0,
+            search_available: BURST,
+            search_refilled_at: Instant::now(),
         }));
         let app = Router::new()
             .route("/auth/o2/token", post(token))
+            .route("/definitions/2020-09-01/productTypes", get(product_types))
             .route(
                 "/listings/2021-08-01/items/{seller_id}/{sku}",
                 put(put_listing),
@@ -188,6 +254,11 @@ impl FakeAmazon {
     /// `putListingsItem` calls that reached the rate check.
     pub fn puts(&self) -> u32 {
         self.with(|i| i.puts)
+    }
+
+    /// searchDefinitionsProductTypes calls answered.
+    pub fn product_type_searches(&self) -> u32 {
+        self.with(|i| i.type_searches)
     }
 
     /// Calls refused with 429.
@@ -367,6 +438,66 @@ fn issues(body: &Value, marketplaces: &[&str]) -> Vec<Value> {
     out
 }
 
+async fn product_types(
+    State(shared): State<Shared>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = shared.lock().expect("state");
+    let token = headers
+        .get("x-amz-access-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !inner.tokens.contains(token) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "Unauthorized",
+            "Access to requested resource is denied.",
+        );
+    }
+    let now = Instant::now();
+    inner.search_available = (inner.search_available
+        + now.duration_since(inner.search_refilled_at).as_secs_f64() * RATE)
+        .min(BURST);
+    inner.search_refilled_at = now;
+    if inner.search_available < 1.0 {
+        inner.throttled += 1;
+        return error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "QuotaExceeded",
+            "You exceeded your quota for the requested resource.",
+        );
+    }
+    inner.search_available -= 1.0;
+    let requested = query.get("marketplaceIds").cloned().unwrap_or_default();
+    let marketplaces: Vec<&str> = requested.split(',').filter(|m| !m.is_empty()).collect();
+    if marketplaces.is_empty() || marketplaces.iter().any(|m| currency_of(m).is_none()) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "InvalidInput",
+            "marketplaceIds must name Amazon marketplaces.",
+        );
+    }
+    inner.type_searches += 1;
+    let keywords: Vec<String> = query
+        .get("keywords")
+        .map(|k| k.split(',').map(|w| w.trim().to_uppercase()).collect())
+        .unwrap_or_default();
+    let types: Vec<Value> = PRODUCT_TYPES
+        .iter()
+        .filter(|(name, display)| {
+            keywords.is_empty()
+                || keywords
+                    .iter()
+                    .any(|k| name.contains(k.as_str()) || display.to_uppercase().contains(k.as_str()))
+        })
+        .map(|(name, display)| {
+            json!({"name": name, "displayName": display, "marketplaceIds": marketplaces})
+        })
+        .collect();
+    Json(json!({"productTypes": types, "productTypeVersion": "UHARM"})).into_response()
+}
+
 async fn put_listing(
     State(shared): State<Shared>,
     Path((seller_id, sku)): Path<(String, String)>,
@@ -434,8 +565,18 @@ async fn put_listing(
             "productType and attributes are required.",
         );
     }
-    let found = issues(&body, &marketplaces);
     let submission = crate::unique("sub-");
+    let product_type = body["productType"].as_str().unwrap_or_default();
+    if !offers(product_type) {
+        // SP-API takes the request and answers INVALID with this one issue.
+        return Json(
+            json!({"sku": sku, "status": "INVALID", "submissionId": submission,
+            "issues": [{"code": "4000003", "severity": "ERROR",
+                "message": "The Amazon product type specified is invalid or not supported."}]}),
+        )
+        .into_response();
+    }
+    let found = issues(&body, &marketplaces);
     if !found.is_empty() {
         return Json(
             json!({"sku": sku, "status": "INVALID", "submissionId": submission, "issues": found}),

@@ -2,10 +2,13 @@
 //! port: the OAuth refresh grant (`POST /v3/public/oauth/token`, rotating the
 //! refresh token), `x-api-key: keystring:secret` and bearer checks (401
 //! `invalid_token` for an expired token), the shop, createDraftListing
-//! (form-encoded, required fields checked), updateListing, uploadListingImage
-//! (multipart JPEG with a rank) and updateListingInventory (JSON), with the
-//! per-second and per-day limits in `x-limit-*` / `x-remaining-*` headers
-//! and 429 beyond them.
+//! (form-encoded, required fields checked, a `taxonomy_id` of its seller
+//! taxonomy or 400), updateListing (the same check), uploadListingImage
+//! (multipart JPEG with a rank), updateListingInventory (JSON) and
+//! getSellerTaxonomyNodes (`GET /v3/application/seller-taxonomy/nodes`, the
+//! API key alone: Etsy's 15 top-level nodes with a few children each, nested
+//! as Etsy nests them), with the per-second and per-day limits in
+//! `x-limit-*` / `x-remaining-*` headers and 429 beyond them.
 
 use crate::fake_server::FakeServer;
 use axum::{
@@ -18,10 +21,112 @@ use axum::{
 };
 use serde_json::{Value, json};
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashSet},
     sync::{Arc, Mutex},
     time::Instant,
 };
+
+/// The fake's seller taxonomy: (id, parent id or 0 for a top-level node,
+/// name). The top-level ids are those Fleet's defaults header lists.
+const TAXONOMY: &[(u64, u64, &str)] = &[
+    (1, 0, "Accessories"),
+    (2, 1, "Belts & Suspenders"),
+    (24, 1, "Hats & Caps"),
+    (52, 1, "Scarves & Wraps"),
+    (61, 1, "Sunglasses & Eyewear"),
+    (66, 0, "Art & Collectibles"),
+    (67, 66, "Collectibles"),
+    (69, 66, "Dolls & Miniatures"),
+    (101, 66, "Painting"),
+    (116, 66, "Prints"),
+    (132, 0, "Bags & Purses"),
+    (133, 132, "Backpacks"),
+    (155, 132, "Handbags"),
+    (177, 132, "Wallets & Money Clips"),
+    (199, 0, "Bath & Beauty"),
+    (200, 199, "Bath Accessories"),
+    (224, 199, "Makeup & Cosmetics"),
+    (280, 199, "Skin Care"),
+    (323, 0, "Books, Movies & Music"),
+    (324, 323, "Books"),
+    (335, 323, "Movies"),
+    (340, 323, "Music"),
+    (374, 0, "Clothing"),
+    (375, 374, "Boys' Clothing"),
+    (429, 374, "Men's Clothing"),
+    (448, 374, "Women's Clothing"),
+    (449, 448, "Dresses"),
+    (2031, 448, "Tops & Tees"),
+    (562, 0, "Craft Supplies & Tools"),
+    (563, 562, "Beads, Gems & Cabochons"),
+    (596, 562, "Fabric & Notions"),
+    (650, 562, "Yarn & Fiber"),
+    (825, 0, "Electronics & Accessories"),
+    (826, 825, "Audio"),
+    (848, 825, "Cameras & Equipment"),
+    (866, 825, "Phone Accessories"),
+    (891, 0, "Home & Living"),
+    (892, 891, "Home Decor"),
+    (1002, 891, "Kitchen & Dining"),
+    (1098, 891, "Furniture"),
+    (1179, 0, "Jewelry"),
+    (1180, 1179, "Bracelets"),
+    (1207, 1179, "Earrings"),
+    (1228, 1179, "Necklaces"),
+    (1240, 1179, "Rings"),
+    (1250, 0, "Paper & Party Supplies"),
+    (1251, 1250, "Paper"),
+    (1300, 1250, "Party Supplies"),
+    (1351, 0, "Pet Supplies"),
+    (1352, 1351, "Pet Collars & Leashes"),
+    (1366, 1351, "Pet Clothing, Accessories & Shoes"),
+    (1429, 0, "Shoes"),
+    (1430, 1429, "Boys' Shoes"),
+    (1440, 1429, "Men's Shoes"),
+    (1460, 1429, "Women's Shoes"),
+    (1552, 0, "Toys & Games"),
+    (1553, 1552, "Baby & Toddler Toys"),
+    (1576, 1552, "Games & Puzzles"),
+    (1586, 1552, "Toys"),
+    (1633, 0, "Weddings"),
+    (1634, 1633, "Accessories"),
+    (1660, 1633, "Decorations"),
+];
+
+/// The node `id` with its descendants, as Etsy answers it (`path`: the ids above it).
+fn node(id: u64, parent: u64, name: &str, path: &[u64]) -> Value {
+    let mut full_path = path.to_vec();
+    full_path.push(id);
+    let children: Vec<Value> = TAXONOMY
+        .iter()
+        .filter(|(_, p, _)| *p == id)
+        .map(|(child, _, name)| node(*child, id, name, &full_path))
+        .collect();
+    let child_ids: Vec<u64> = TAXONOMY
+        .iter()
+        .filter(|(_, p, _)| *p == id)
+        .map(|(child, _, _)| *child)
+        .collect();
+    json!({
+        "id": id,
+        "level": path.len(),
+        "name": name,
+        "parent_id": if parent == 0 { Value::Null } else { json!(parent) },
+        "child_ids": child_ids,
+        "full_path_taxonomy_ids": full_path,
+        "children": children,
+    })
+}
+
+/// getSellerTaxonomyNodes' answer: the top-level nodes, their descendants nested.
+fn taxonomy_answer() -> Value {
+    let roots: Vec<Value> = TAXONOMY
+        .iter()
+        .filter(|(_, parent, _)| *parent == 0)
+        .map(|(id, _, name)| node(*id, 0, name, &[]))
+        .collect();
+    json!({"count": roots.len(), "results": roots})
+}
 
 const SHOP_ID: &str = "31415926";
 const SHIPPING_PROFILE: &str = "2718281";
@@ -64,6 +169,8 @@ struct Inner {
     creates: u32,
     refreshes: u32,
     throttled: u32,
+    taxonomy_ids: HashSet<u64>,
+    taxonomy_calls: u32,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -110,9 +217,12 @@ impl FakeEtsy {
             creates: 0,
             refreshes: 0,
             throttled: 0,
+            taxonomy_ids: TAXONOMY.iter().map(|(id, _, _)| *id).collect(),
+            taxonomy_calls: 0,
         }));
         let app = Router::new()
             .route("/v3/public/oauth/token", post(token))
+            .route("/v3/application/seller-taxonomy/nodes", get(taxonomy))
             .route("/v3/application/shops/{shop}", get(shop))
             .route("/v3/application/shops/{shop}/listings", post(create))
             .route("/v3/application/shops/{shop}/listings/{id}", patch(update))
@@ -152,6 +262,19 @@ impl FakeEtsy {
         self.with(|i| i.creates)
     }
 
+    /// getSellerTaxonomyNodes calls answered.
+    pub fn taxonomy_calls(&self) -> u32 {
+        self.with(|i| i.taxonomy_calls)
+    }
+
+    /// The id of the top-level node of its seller taxonomy named `name`.
+    pub fn top_level_id(name: &str) -> Option<u64> {
+        TAXONOMY
+            .iter()
+            .find(|(_, parent, n)| *parent == 0 && *n == name)
+            .map(|(id, _, _)| *id)
+    }
+
     /// Token refreshes answered.
     pub fn refreshes(&self) -> u32 {
         self.with(|i| i.refreshes)
@@ -160,6 +283,11 @@ impl FakeEtsy {
     /// Requests refused with 429.
     pub fn throttled(&self) -> u32 {
         self.with(|i| i.throttled)
+    }
+
+    /// The access token valid now (it changes on every refresh).
+    pub fn current_access_token(&self) -> String {
+        self.with(|i| i.access_token.clone())
     }
 
     /// The refresh token valid now (it rotates on every refresh).
@@ -187,6 +315,16 @@ fn error(status: StatusCode, message: &str) -> Response {
 
 /// Checks key, token and limits; on success the limit headers to send.
 fn admit(inner: &mut Inner, headers: &HeaderMap) -> Result<HeaderMap, (StatusCode, &'static str)> {
+    admit_as(inner, headers, true)
+}
+
+/// Checks the key, the shop's token when `shop` (public endpoints take the
+/// key alone) and the limits; on success the limit headers to send.
+fn admit_as(
+    inner: &mut Inner,
+    headers: &HeaderMap,
+    shop: bool,
+) -> Result<HeaderMap, (StatusCode, &'static str)> {
     let key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
     if key != Some(format!("{}:{}", inner.keystring, inner.shared_secret).as_str()) {
         return Err((
@@ -198,7 +336,7 @@ fn admit(inner: &mut Inner, headers: &HeaderMap) -> Result<HeaderMap, (StatusCod
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    if bearer != Some(inner.access_token.as_str()) {
+    if shop && bearer != Some(inner.access_token.as_str()) {
         return Err((StatusCode::UNAUTHORIZED, "invalid_token"));
     }
     let now = Instant::now();
@@ -252,6 +390,28 @@ async fn token(State(shared): State<Shared>, body: Bytes) -> Response {
         "refresh_token": inner.refresh_token}),
     )
     .into_response()
+}
+
+async fn taxonomy(State(shared): State<Shared>, headers: HeaderMap) -> Response {
+    let mut inner = shared.lock().expect("state");
+    match admit_as(&mut inner, &headers, false) {
+        Err((status, message)) => error(status, message),
+        Ok(limits) => {
+            inner.taxonomy_calls += 1;
+            (limits, Json(taxonomy_answer())).into_response()
+        }
+    }
+}
+
+/// Etsy's refusal of a `taxonomy_id` its seller taxonomy does not have, if `f` sets one.
+fn taxonomy_problem(inner: &Inner, f: &serde_json::Map<String, Value>) -> Option<String> {
+    let id = f.get("taxonomy_id").and_then(Value::as_str)?;
+    match id.parse::<u64>() {
+        Ok(id) if inner.taxonomy_ids.contains(&id) => None,
+        _ => Some(format!(
+            "taxonomy_id {id} is not a valid id of the seller taxonomy"
+        )),
+    }
 }
 
 async fn shop(
@@ -354,7 +514,7 @@ async fn create(
         return error(StatusCode::NOT_FOUND, "Shop not found");
     }
     let fields = form_fields(&body);
-    if let Some(problem) = draft_problem(&fields) {
+    if let Some(problem) = draft_problem(&fields).or_else(|| taxonomy_problem(&inner, &fields)) {
         return (limits, error(StatusCode::BAD_REQUEST, &problem)).into_response();
     }
     let id = inner.next_id;
@@ -389,6 +549,9 @@ async fn update(
         return error(StatusCode::NOT_FOUND, "Listing not found");
     };
     let fields = form_fields(&body);
+    if let Some(problem) = taxonomy_problem(&inner, &fields) {
+        return (limits, error(StatusCode::BAD_REQUEST, &problem)).into_response();
+    }
     let Some(listing) = inner.listings.get_mut(&id) else {
         return error(StatusCode::NOT_FOUND, "Listing not found");
     };

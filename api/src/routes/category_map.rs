@@ -1,9 +1,16 @@
 //! A seller's category map per marketplace: which Etsy taxonomy id or Amazon
 //! product type a Fleet category (and everything under it) exports as, over
 //! Fleet's shipped defaults. List, put (a batch, all or none), delete, and
-//! resolve one category to see what an export would send and why.
+//! resolve one category to see what an export would send and why (an Etsy
+//! default names a top-level node of Etsy's taxonomy, whose id is read from
+//! Etsy through the seller's connection when there is one).
 
-use super::{connections::SellerQuery, ops::PageQuery, payouts::page_limit, rfc3339};
+use super::{
+    connections::SellerQuery,
+    ops::PageQuery,
+    payouts::{page_limit, sealer},
+    rfc3339,
+};
 use crate::{
     auth::Principal,
     error::{ApiError, ApiResult, FieldError},
@@ -19,11 +26,18 @@ use axum::{
 use fleet_jobs::export::Marketplace;
 use fleet_shared::{
     db::export_category_map::CategoryOverride,
-    export::category_map::{self, MapError, Source},
+    export::{
+        category_map::{self, MapError, Source},
+        connection,
+        etsy::EtsyClient,
+    },
+    http::{HttpClient, HttpSettings},
+    ratelimit::TokenBuckets,
     taxonomy::{GID_PREFIX, Taxonomy},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
 
 /// `/v1/connections/{marketplace}/category-map` routes.
@@ -154,9 +168,13 @@ pub struct MapEntryView {
     pub category: String,
     /// Its path in the taxonomy.
     pub category_path: Option<String>,
-    /// Etsy taxonomy id (Etsy's map).
+    /// Etsy taxonomy id (Etsy's map; for a default, the id Etsy's live taxonomy
+    /// has for its name, when the seller's Etsy connection could read it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub taxonomy_id: Option<u64>,
+    /// Etsy: the top-level node of Etsy's seller taxonomy a default names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub taxonomy_name: Option<String>,
     /// Amazon product type (Amazon's map).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub product_type: Option<String>,
@@ -170,9 +188,12 @@ pub struct MapEntryView {
 
 impl MapEntryView {
     fn new(marketplace: Marketplace, category: &str, target: &str) -> MapEntryView {
-        let (taxonomy_id, product_type) = match marketplace {
-            Marketplace::Etsy => (target.parse().ok(), None),
-            _ => (None, Some(target.to_owned())),
+        let (taxonomy_id, taxonomy_name, product_type) = match marketplace {
+            Marketplace::Etsy => match target.parse() {
+                Ok(id) => (Some(id), None, None),
+                Err(_) => (None, Some(target.to_owned()), None),
+            },
+            _ => (None, None, Some(target.to_owned())),
         };
         MapEntryView {
             category: format!("{GID_PREFIX}{category}"),
@@ -180,6 +201,7 @@ impl MapEntryView {
                 .get(category)
                 .map(|c| c.full_path.clone()),
             taxonomy_id,
+            taxonomy_name,
             product_type,
             created_at: None,
             updated_at: None,
@@ -354,9 +376,36 @@ pub async fn resolve_category(
         Source::Override(id) | Source::Default(id) => format!("{GID_PREFIX}{id}"),
         Source::Attribute => String::new(),
     };
+    let mut entry = MapEntryView::new(marketplace, &short, &resolved.target);
+    if let Some(name) = &entry.taxonomy_name {
+        entry.taxonomy_id = etsy_top_level(&state, &seller, name).await;
+    }
     Ok(Json(ResolvedView {
-        entry: MapEntryView::new(marketplace, &short, &resolved.target),
+        entry,
         source: resolved.source.as_str().to_owned(),
         matched,
     }))
+}
+
+/// The id Etsy's live seller taxonomy has for the top-level node `name`, read
+/// through the seller's Etsy connection (None without one, or when Etsy does
+/// not answer or has no such node: the export then says why).
+async fn etsy_top_level(state: &AppState, seller: &str, name: &str) -> Option<u64> {
+    let (_, fields) = connection::load(&state.db, &sealer(state).ok()?, seller, Marketplace::Etsy)
+        .await
+        .ok()?;
+    let http = HttpClient::new(HttpSettings::default()).ok()?;
+    let mut client = EtsyClient::new(
+        http,
+        &state.config.export,
+        &fields,
+        Arc::new(TokenBuckets::memory()),
+    );
+    match client.seller_taxonomy().await {
+        Ok(taxonomy) => taxonomy.top_level(name),
+        Err(err) => {
+            tracing::warn!(error = %err, "Etsy's seller taxonomy could not be read");
+            None
+        }
+    }
 }

@@ -2,18 +2,21 @@
 //! exchanged from the seller's refresh token (cached until shortly before it
 //! expires, renewed once when refused) and `putListingsItem`, paced by the
 //! operation's rate (5 requests a second, bursts of 10) in a bucket shared by
-//! every worker through Redis.
+//! every worker through Redis; and `searchDefinitionsProductTypes`, the product
+//! types Amazon offers the seller in a marketplace (its own bucket at the same
+//! rate), kept in the process for an hour per seller and marketplace.
 
 use crate::{
     config::ExportSettings,
-    export::{amazon_marketplaces, connection::ConnectionFields},
+    export::{amazon_marketplaces, cache::TtlCache, connection::ConnectionFields},
     http::HttpClient,
     ratelimit::{Bucket, TokenBuckets},
 };
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use std::{
-    sync::Arc,
+    collections::BTreeSet,
+    sync::{Arc, LazyLock},
     time::{Duration, Instant},
 };
 
@@ -23,6 +26,8 @@ use std::{
 /// several workers) still fit (bench/export: 0 refusals at 5/s).
 const PUT_RATE: f64 = 4.9;
 const PUT_BURST: f64 = 8.0;
+/// How long a process keeps the product types Amazon offers before asking again.
+pub const PRODUCT_TYPES_TTL: Duration = Duration::from_secs(3600);
 /// A token is renewed this long before Amazon says it expires.
 const TOKEN_MARGIN: Duration = Duration::from_secs(60);
 
@@ -57,6 +62,68 @@ impl Submission {
     /// Whether Amazon accepted the listing for processing.
     pub fn accepted(&self) -> bool {
         self.status == "ACCEPTED"
+    }
+}
+
+/// The product types Amazon offers a seller in one marketplace
+/// (`searchDefinitionsProductTypes`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProductTypes {
+    /// The marketplace.
+    pub marketplace_id: String,
+    /// Amazon's version of the list (`productTypeVersion`).
+    pub version: String,
+    names: BTreeSet<String>,
+}
+
+impl ProductTypes {
+    /// The types in an answer for `marketplace_id` (`{productTypes: [{name,
+    /// displayName, marketplaceIds}], productTypeVersion}`).
+    pub fn from_answer(marketplace_id: &str, answer: &Value) -> Result<ProductTypes, AmazonError> {
+        let Some(types) = answer["productTypes"].as_array() else {
+            return Err(AmazonError::Transient(
+                "searchDefinitionsProductTypes answered without productTypes".to_owned(),
+            ));
+        };
+        let names: BTreeSet<String> = types
+            .iter()
+            .filter(|t| {
+                // A type listed for other marketplaces only is not offered here.
+                t["marketplaceIds"]
+                    .as_array()
+                    .is_none_or(|ids| ids.iter().any(|id| id == marketplace_id))
+            })
+            .filter_map(|t| t["name"].as_str())
+            .map(str::to_owned)
+            .collect();
+        if names.is_empty() {
+            return Err(AmazonError::Transient(format!(
+                "searchDefinitionsProductTypes named no product type for {marketplace_id}"
+            )));
+        }
+        Ok(ProductTypes {
+            marketplace_id: marketplace_id.to_owned(),
+            version: answer["productTypeVersion"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            names,
+        })
+    }
+
+    /// Whether Amazon offers `product_type` there.
+    pub fn offers(&self, product_type: &str) -> bool {
+        self.names.contains(product_type)
+    }
+
+    /// How many types Amazon offers there.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether Amazon offers none.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
     }
 }
 
@@ -180,51 +247,67 @@ impl AmazonClient {
         Ok(token.to_owned())
     }
 
-    /// Waits until the shared bucket has a request, then takes it.
-    async fn take(&self, deadline: Instant) -> Result<(), AmazonError> {
+    /// Waits until the shared bucket `key` has a request, then takes it.
+    async fn take(&self, key: &str, deadline: Instant) -> Result<(), AmazonError> {
         self.buckets
-            .acquire(&self.key, 1.0, Bucket::new(PUT_RATE, PUT_BURST), deadline)
+            .acquire(key, 1.0, Bucket::new(PUT_RATE, PUT_BURST), deadline)
             .await
             .map_err(|_| {
                 AmazonError::Transient(format!(
-                    "the listings API rate limit would need more than {}s of waiting",
+                    "the Selling Partner API rate limit would need more than {}s of waiting",
                     self.max_wait.as_secs()
                 ))
             })
     }
 
-    /// Creates or replaces the listing `sku` in `marketplace_ids` from `body`
-    /// (`{productType, requirements, attributes}`).
-    pub async fn put_listing(
-        &mut self,
-        sku: &str,
-        marketplace_ids: &[String],
-        body: &Value,
-    ) -> Result<Submission, AmazonError> {
-        let deadline = Instant::now() + self.max_wait;
-        let mut url = url::Url::parse(&format!("{}/listings/2021-08-01/items/", self.api_base))
+    /// `path` under the API base, with `segments` appended and `query` pairs.
+    fn url(
+        &self,
+        path: &str,
+        segments: &[&str],
+        query: &[(&str, &str)],
+    ) -> Result<url::Url, AmazonError> {
+        let mut url = url::Url::parse(&format!("{}{path}", self.api_base))
             .map_err(|e| AmazonError::Transient(format!("amazon_api_base: {e}")))?;
-        url.path_segments_mut()
-            .map_err(|()| AmazonError::Transient("amazon_api_base cannot be a base".to_owned()))?
-            .pop_if_empty()
-            .push(&self.credentials.seller_id)
-            .push(sku);
-        url.query_pairs_mut()
-            .append_pair("marketplaceIds", &marketplace_ids.join(","))
-            .append_pair("issueLocale", "en_US");
+        if !segments.is_empty() {
+            url.path_segments_mut()
+                .map_err(|()| {
+                    AmazonError::Transient("amazon_api_base cannot be a base".to_owned())
+                })?
+                .pop_if_empty()
+                .extend(segments);
+        }
+        url.query_pairs_mut().extend_pairs(query);
+        Ok(url)
+    }
+
+    /// Sends one call paced in bucket `key` (renewing the token once when it
+    /// is refused); the answer of a success.
+    async fn call(
+        &mut self,
+        method: Method,
+        url: url::Url,
+        body: Option<&Value>,
+        key: &str,
+    ) -> Result<Value, AmazonError> {
+        let deadline = Instant::now() + self.max_wait;
         let mut renewed = false;
         loop {
             let token = self.access_token().await?;
-            self.take(deadline).await?;
-            let request = self
+            self.take(key, deadline).await?;
+            let mut request = self
                 .http
                 .inner()
-                .put(url.clone())
-                .header("x-amz-access-token", token)
-                .json(body)
+                .request(method.clone(), url.clone())
+                .header("x-amz-access-token", token);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let request = request
                 .build()
                 .map_err(|e| AmazonError::Transient(e.to_string()))?;
-            // Putting the same listing again replaces it with the same content.
+            // Both calls are idempotent: putting the same listing again replaces
+            // it with the same content.
             let response = self
                 .http
                 .send(request, true)
@@ -241,7 +324,7 @@ impl AmazonClient {
                 StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
                     return Err(AmazonError::Unauthorized(errors_text(&answer)));
                 }
-                s if s.is_success() => return Ok(submission(&answer)),
+                s if s.is_success() => return Ok(answer),
                 s if s.is_client_error() && s != StatusCode::TOO_MANY_REQUESTS => {
                     return Err(AmazonError::Rejected(errors_text(&answer)));
                 }
@@ -254,6 +337,55 @@ impl AmazonClient {
                 }
             }
         }
+    }
+
+    /// Creates or replaces the listing `sku` in `marketplace_ids` from `body`
+    /// (`{productType, requirements, attributes}`).
+    pub async fn put_listing(
+        &mut self,
+        sku: &str,
+        marketplace_ids: &[String],
+        body: &Value,
+    ) -> Result<Submission, AmazonError> {
+        let url = self.url(
+            "/listings/2021-08-01/items/",
+            &[&self.credentials.seller_id, sku],
+            &[
+                ("marketplaceIds", &marketplace_ids.join(",")),
+                ("issueLocale", "en_US"),
+            ],
+        )?;
+        let key = self.key.clone();
+        let answer = self.call(Method::PUT, url, Some(body), &key).await?;
+        Ok(submission(&answer))
+    }
+
+    /// The product types Amazon offers the seller in `marketplace_id`: asked
+    /// once and kept for [`PRODUCT_TYPES_TTL`] by every client of this process
+    /// for the same seller.
+    pub async fn product_types(
+        &mut self,
+        marketplace_id: &str,
+    ) -> Result<Arc<ProductTypes>, AmazonError> {
+        static OFFERED: LazyLock<TtlCache<ProductTypes>> =
+            LazyLock::new(|| TtlCache::new(PRODUCT_TYPES_TTL));
+        let cache_key = format!(
+            "{} {} {} {marketplace_id}",
+            self.api_base, self.credentials.client_id, self.credentials.seller_id
+        );
+        OFFERED
+            .get_or_fetch(&cache_key, move || async move {
+                let url = self.url(
+                    "/definitions/2020-09-01/productTypes",
+                    &[],
+                    &[("marketplaceIds", marketplace_id)],
+                )?;
+                // Its own usage plan (5 requests a second, bursts of 10): its own bucket.
+                let key = format!("{}:productTypes", self.key);
+                let answer = self.call(Method::GET, url, None, &key).await?;
+                ProductTypes::from_answer(marketplace_id, &answer)
+            })
+            .await
     }
 }
 
@@ -315,5 +447,26 @@ fn submission(answer: &Value) -> Submission {
         status: answer["status"].as_str().unwrap_or("INVALID").to_owned(),
         submission_id: answer["submissionId"].as_str().unwrap_or("").to_owned(),
         issues: issues.into_iter().map(|(_, text)| text).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn product_types_of_the_asked_marketplace() {
+        let answer = json!({"productTypes": [
+            {"name": "SHIRT", "displayName": "Shirt", "marketplaceIds": ["A1PA6795UKMFR9"]},
+            {"name": "COAT", "displayName": "Coat", "marketplaceIds": ["ATVPDKIKX0DER"]},
+            {"name": "PRODUCT", "displayName": "Product"},
+        ], "productTypeVersion": "UHARM"});
+        let types = ProductTypes::from_answer("A1PA6795UKMFR9", &answer).unwrap();
+        assert!(types.offers("SHIRT") && types.offers("PRODUCT"));
+        assert!(!types.offers("COAT"), "listed for another marketplace");
+        assert_eq!(types.len(), 2);
+        assert_eq!(types.version, "UHARM");
+        assert!(ProductTypes::from_answer("A1PA6795UKMFR9", &json!({"errors": []})).is_err());
     }
 }

@@ -3,6 +3,9 @@
 //! attribute (`etsy_taxonomy_id`, `amazon_product_type`) when set, else the
 //! seller's override for the longest prefix of its category, else the default
 //! shipped in `data/marketplace-category-defaults.txt` for the longest prefix.
+//! Etsy's defaults name top-level nodes of its seller taxonomy (resolved to ids
+//! against the live taxonomy at export); Amazon's name product types (checked
+//! against those Amazon offers, falling back along the defaults' ancestors).
 
 use crate::taxonomy::{GID_PREFIX, Taxonomy, short_id};
 use fleet_jobs::export::Marketplace;
@@ -12,13 +15,33 @@ use std::{collections::HashMap, sync::OnceLock};
 /// The shipped defaults (see the file's header for their sources).
 pub const DEFAULTS_TXT: &str = include_str!("../../data/marketplace-category-defaults.txt");
 
+/// The names of the top-level nodes of Etsy's seller taxonomy (level 0), as
+/// the defaults name them.
+pub const ETSY_TOP_LEVEL: &[&str] = &[
+    "Accessories",
+    "Art & Collectibles",
+    "Bags & Purses",
+    "Bath & Beauty",
+    "Books, Movies & Music",
+    "Clothing",
+    "Craft Supplies & Tools",
+    "Electronics & Accessories",
+    "Home & Living",
+    "Jewelry",
+    "Paper & Party Supplies",
+    "Pet Supplies",
+    "Shoes",
+    "Toys & Games",
+    "Weddings",
+];
+
 /// One row of the shipped defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DefaultRow {
     /// Short Shopify category id (`aa-1-13`).
     pub category: String,
-    /// Etsy seller-taxonomy id, if the row names one.
-    pub etsy_taxonomy_id: Option<String>,
+    /// Name of a top-level node of Etsy's seller taxonomy, if the row names one.
+    pub etsy_category: Option<String>,
     /// Amazon product type, if the row names one.
     pub amazon_product_type: Option<String>,
 }
@@ -27,24 +50,43 @@ impl DefaultRow {
     /// The row's value for `marketplace`.
     pub fn target(&self, marketplace: Marketplace) -> Option<&str> {
         match marketplace {
-            Marketplace::Etsy => self.etsy_taxonomy_id.as_deref(),
+            Marketplace::Etsy => self.etsy_category.as_deref(),
             Marketplace::Amazon => self.amazon_product_type.as_deref(),
             Marketplace::Shopify => None,
         }
     }
 }
 
-/// Parses the defaults format: `category etsy amazon # comment`, `-` for none.
+/// The whitespace-separated fields of `line`, a field in double quotes taken
+/// whole without its quotes; None when a quote is not closed.
+fn fields(line: &str) -> Option<Vec<&str>> {
+    let mut out = Vec::new();
+    let mut rest = line.trim_start();
+    while !rest.is_empty() {
+        if let Some(quoted) = rest.strip_prefix('"') {
+            let (field, after) = quoted.split_once('"')?;
+            out.push(field);
+            rest = after.trim_start();
+        } else {
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            out.push(&rest[..end]);
+            rest = rest[end..].trim_start();
+        }
+    }
+    Some(out)
+}
+
+/// Parses the defaults format: `category "Etsy name" AMAZON_TYPE # comment`,
+/// `-` for none, a value with spaces in double quotes.
 pub fn parse_defaults(text: &str) -> Vec<DefaultRow> {
-    let value = |v: &str| (v != "-").then(|| v.to_owned());
+    let value = |v: &str| (v != "-" && !v.is_empty()).then(|| v.to_owned());
     text.lines()
         .filter_map(|line| {
             let line = line.split('#').next().unwrap_or_default();
-            let mut fields = line.split_whitespace();
-            match (fields.next(), fields.next(), fields.next(), fields.next()) {
-                (Some(category), Some(etsy), Some(amazon), None) => Some(DefaultRow {
-                    category: category.to_owned(),
-                    etsy_taxonomy_id: value(etsy),
+            match fields(line)?.as_slice() {
+                [category, etsy, amazon] => Some(DefaultRow {
+                    category: (*category).to_owned(),
+                    etsy_category: value(etsy),
                     amazon_product_type: value(amazon),
                 }),
                 _ => None,
@@ -136,6 +178,29 @@ pub fn parse_target(marketplace: Marketplace, value: &Value) -> Result<String, M
             }
         }
         Marketplace::Shopify => Err(MapError::NoMap(marketplace)),
+    }
+}
+
+/// The defaults of `marketplace` of the categories above `category` (a short
+/// id whose row applied), nearest first: where a default that does not fit
+/// falls back to.
+pub fn default_ancestors(
+    marketplace: Marketplace,
+    category: &str,
+) -> impl Iterator<Item = (&'static str, &'static str)> {
+    prefixes(category).skip(1).filter_map(move |p| {
+        defaults()
+            .get(p)
+            .and_then(|row| Some((row.category.as_str(), row.target(marketplace)?)))
+    })
+}
+
+/// The path of `category` (gid or short id) in the shipped taxonomy, with its gid.
+pub fn category_path(category: &str) -> String {
+    let gid = format!("{GID_PREFIX}{}", short_id(category));
+    match Taxonomy::shipped().get(category) {
+        Some(c) => format!("{} ({gid})", c.full_path),
+        None => gid,
     }
 }
 
@@ -295,18 +360,11 @@ impl CategoryMap {
                 attribute: name,
             });
         };
-        self.lookup(category).ok_or_else(|| {
-            let gid = format!("{GID_PREFIX}{}", short_id(category));
-            let path = match Taxonomy::shipped().get(category) {
-                Some(c) => format!("{} ({gid})", c.full_path),
-                None => gid,
-            };
-            Unresolved::Unmapped {
-                what,
-                path,
-                marketplace: self.marketplace,
-                attribute: name,
-            }
+        self.lookup(category).ok_or_else(|| Unresolved::Unmapped {
+            what,
+            path: category_path(category),
+            marketplace: self.marketplace,
+            attribute: name,
         })
     }
 }
@@ -330,20 +388,24 @@ mod tests {
                 known_category(&row.category).as_deref(),
                 Ok(row.category.as_str())
             );
-            for marketplace in [Marketplace::Etsy, Marketplace::Amazon] {
-                if let Some(target) = row.target(marketplace) {
-                    assert_eq!(
-                        parse_target(marketplace, &json!(target)).as_deref(),
-                        Ok(target),
-                        "{row:?}"
-                    );
-                }
+            if let Some(target) = row.target(Marketplace::Amazon) {
+                assert_eq!(
+                    parse_target(Marketplace::Amazon, &json!(target)).as_deref(),
+                    Ok(target),
+                    "{row:?}"
+                );
+            }
+            if let Some(name) = row.target(Marketplace::Etsy) {
+                assert!(
+                    ETSY_TOP_LEVEL.contains(&name),
+                    "Etsy defaults name a top-level node, never an id: {row:?}"
+                );
             }
         }
         for area in ["aa", "lb", "el", "hg", "tg", "me", "sg", "ae", "fr", "co"] {
             let row = &defaults()[area];
             assert!(
-                row.etsy_taxonomy_id.is_some() && row.amazon_product_type.is_some(),
+                row.etsy_category.is_some() && row.amazon_product_type.is_some(),
                 "{area}"
             );
         }
@@ -354,7 +416,7 @@ mod tests {
         let etsy = CategoryMap::defaults_only(Marketplace::Etsy);
         let amazon = CategoryMap::defaults_only(Marketplace::Amazon);
         let tee = "gid://shopify/TaxonomyCategory/aa-1-13-8";
-        assert_eq!(etsy.lookup(tee).unwrap().target, "374");
+        assert_eq!(etsy.lookup(tee).unwrap().target, "Clothing");
         let shirt = amazon.lookup(tee).unwrap();
         assert_eq!(shirt.target, "SHIRT");
         assert_eq!(shirt.source, Source::Default("aa-1-13".to_owned()));
@@ -365,7 +427,12 @@ mod tests {
         assert_eq!(amazon.lookup("aa-1-1").unwrap().target, "PRODUCT");
         // Baby & Toddler has no Etsy default: nothing maps.
         assert_eq!(etsy.lookup("bt-1"), None);
-        assert_eq!(etsy.lookup("bt-5-1").unwrap().target, "1552");
+        assert_eq!(etsy.lookup("bt-5-1").unwrap().target, "Toys & Games");
+        assert_eq!(
+            etsy.lookup("aa-5-5").unwrap().target,
+            "Bags & Purses",
+            "a quoted name with spaces"
+        );
         assert_eq!(etsy.lookup("gc"), None);
 
         let seller = CategoryMap::new(
@@ -410,6 +477,26 @@ mod tests {
         assert!(
             text.contains("Gift Cards") && text.contains("/v1/connections/etsy/category-map"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn quoted_fields_and_default_ancestors() {
+        let rows = parse_defaults(
+            "x  \"Books, Movies & Music\"  ABIS_BOOK # c\ny - PRODUCT\nz \"open PRODUCT\n",
+        );
+        assert_eq!(rows.len(), 2, "an unclosed quote skips the line: {rows:?}");
+        assert_eq!(
+            rows[0].etsy_category.as_deref(),
+            Some("Books, Movies & Music")
+        );
+        assert_eq!(rows[1].etsy_category, None);
+        let up: Vec<_> = default_ancestors(Marketplace::Amazon, "co-2-2").collect();
+        assert_eq!(up, [("co", "PRODUCT")]);
+        let up: Vec<_> = default_ancestors(Marketplace::Amazon, "aa-1-13-12").collect();
+        assert_eq!(
+            up,
+            [("aa-1-13", "SHIRT"), ("aa-1", "PRODUCT"), ("aa", "PRODUCT")]
         );
     }
 

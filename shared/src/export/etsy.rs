@@ -5,20 +5,26 @@
 //! once and the new pair handed back for storage. Calls are paced by the
 //! per-second limit Etsy reports in `x-limit-per-second` and
 //! `x-remaining-this-second`, in a bucket shared through Redis; when
-//! `x-remaining-today` reaches zero, the chunk stops for the day.
+//! `x-remaining-today` reaches zero, the chunk stops for the day. Etsy's
+//! seller taxonomy (`getSellerTaxonomyNodes`, which needs only the API key) is
+//! read through the same limits and kept in the process for an hour.
 
 use crate::{
     config::ExportSettings,
-    export::connection::ConnectionFields,
+    export::{cache::TtlCache, connection::ConnectionFields},
     http::HttpClient,
     ratelimit::{Bucket, TokenBuckets},
 };
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Map, Value, json};
 use std::{
-    sync::Arc,
+    collections::{HashMap, HashSet},
+    sync::{Arc, LazyLock},
     time::{Duration, Instant},
 };
+
+/// How long a process keeps Etsy's seller taxonomy before reading it again.
+pub const TAXONOMY_TTL: Duration = Duration::from_secs(3600);
 
 /// The values Etsy takes for a listing's `when_made` (its 2025 list, plus
 /// `2020_2026` of the yearly refresh Etsy announced for its newest range).
@@ -59,6 +65,77 @@ pub enum EtsyError {
     /// Etsy refused this request (a field it does not accept).
     #[error("Etsy refused it: {0}")]
     Rejected(String),
+}
+
+/// Etsy's seller taxonomy as read: every node's id, and the top-level nodes by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SellerTaxonomy {
+    ids: HashSet<u64>,
+    top_level: HashMap<String, u64>,
+}
+
+/// A name compared ignoring case and spacing.
+fn name_key(name: &str) -> String {
+    name.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+impl SellerTaxonomy {
+    /// The taxonomy in an answer of getSellerTaxonomyNodes: `{count, results:
+    /// [node…]}`, each node `{id, level, name, parent_id, children: [node…]}`.
+    pub fn from_answer(answer: &Value) -> Result<SellerTaxonomy, EtsyError> {
+        let Some(roots) = answer["results"].as_array() else {
+            return Err(EtsyError::Transient(
+                "Etsy's seller taxonomy came without results".to_owned(),
+            ));
+        };
+        let mut taxonomy = SellerTaxonomy::default();
+        let mut nodes: Vec<&Value> = roots.iter().collect();
+        while let Some(node) = nodes.pop() {
+            let Some(id) = node["id"].as_u64() else {
+                continue;
+            };
+            taxonomy.ids.insert(id);
+            let top = match node["level"].as_u64() {
+                Some(level) => level == 0,
+                None => node["parent_id"].is_null(),
+            };
+            if top && let Some(name) = node["name"].as_str() {
+                taxonomy.top_level.insert(name_key(name), id);
+            }
+            if let Some(children) = node["children"].as_array() {
+                nodes.extend(children);
+            }
+        }
+        if taxonomy.ids.is_empty() {
+            return Err(EtsyError::Transient(
+                "Etsy's seller taxonomy came empty".to_owned(),
+            ));
+        }
+        Ok(taxonomy)
+    }
+
+    /// Whether `id` is a node of the taxonomy.
+    pub fn contains(&self, id: u64) -> bool {
+        self.ids.contains(&id)
+    }
+
+    /// The id of the top-level node named `name` (ignoring case and spacing).
+    pub fn top_level(&self, name: &str) -> Option<u64> {
+        self.top_level.get(&name_key(name)).copied()
+    }
+
+    /// How many nodes it has.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether it has no node.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
 }
 
 /// The shop's OAuth tokens after a refresh, to be stored in place of the old ones.
@@ -178,6 +255,24 @@ impl EtsyClient {
         Ok(shop["shop_name"].as_str().unwrap_or("the shop").to_owned())
     }
 
+    /// Etsy's seller taxonomy: read once (through the shop's limits) and kept
+    /// for [`TAXONOMY_TTL`] by every client of this process with the same API.
+    pub async fn seller_taxonomy(&mut self) -> Result<Arc<SellerTaxonomy>, EtsyError> {
+        static TAXONOMIES: LazyLock<TtlCache<SellerTaxonomy>> =
+            LazyLock::new(|| TtlCache::new(TAXONOMY_TTL));
+        // The taxonomy is the same for every shop; the key only tells apart Etsy
+        // APIs (and apps, whose key reads it).
+        let key = format!("{} {}", self.api_base, self.keystring);
+        TAXONOMIES
+            .get_or_fetch(&key, move || async move {
+                let answer = self
+                    .call_as(Method::GET, "/seller-taxonomy/nodes", Body::Empty, false)
+                    .await?;
+                SellerTaxonomy::from_answer(&answer)
+            })
+            .await
+    }
+
     /// Creates a draft listing from `form`; returns its listing id.
     pub async fn create_draft(&mut self, form: Vec<(String, String)>) -> Result<String, EtsyError> {
         let path = format!("/shops/{}/listings", self.shop_id);
@@ -259,21 +354,26 @@ impl EtsyClient {
         }
     }
 
+    /// The request, with the shop's OAuth token when `authorized` (public
+    /// endpoints such as the seller taxonomy need only the API key).
     fn request(
         &self,
         method: &Method,
         path: &str,
         body: &Body,
+        authorized: bool,
     ) -> Result<RequestBuilder, EtsyError> {
-        let builder = self
+        let mut builder = self
             .http
             .inner()
             .request(method.clone(), format!("{}{path}", self.api_base))
             .header(
                 "x-api-key",
                 format!("{}:{}", self.keystring, self.shared_secret),
-            )
-            .bearer_auth(&self.access_token);
+            );
+        if authorized {
+            builder = builder.bearer_auth(&self.access_token);
+        }
         Ok(match body {
             Body::Empty => builder,
             Body::Form(pairs) => builder.form(pairs),
@@ -329,14 +429,26 @@ impl EtsyClient {
         }
     }
 
-    /// Sends one call; refreshes the token once when it is refused.
+    /// Sends one call as the shop; refreshes the token once when it is refused.
     async fn call(&mut self, method: Method, path: &str, body: Body) -> Result<Value, EtsyError> {
+        self.call_as(method, path, body, true).await
+    }
+
+    /// Sends one call, as the shop when `authorized` (then a refused token is
+    /// refreshed once), else with the API key alone.
+    async fn call_as(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Body,
+        authorized: bool,
+    ) -> Result<Value, EtsyError> {
         let deadline = Instant::now() + self.max_wait;
-        let mut refreshed = false;
+        let mut refreshed = !authorized;
         loop {
             self.take(deadline).await?;
             let request = self
-                .request(&method, path, &body)?
+                .request(&method, path, &body, authorized)?
                 .build()
                 .map_err(|e| EtsyError::Transient(e.to_string()))?;
             // Creating a draft is not idempotent: never resend it on a lost answer.
@@ -426,4 +538,31 @@ fn text(value: &Value) -> String {
     value
         .as_str()
         .map_or_else(|| value.to_string(), str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taxonomy_nodes_nested_in_children_and_top_level_names() {
+        let answer = json!({"count": 2, "results": [
+            {"id": 374, "level": 0, "name": "Clothing", "parent_id": null, "child_ids": [448],
+             "full_path_taxonomy_ids": [374], "children": [
+                {"id": 448, "level": 1, "name": "Women's Clothing", "parent_id": 374,
+                 "child_ids": [449], "full_path_taxonomy_ids": [374, 448], "children": [
+                    {"id": 449, "level": 2, "name": "Dresses", "parent_id": 448, "child_ids": [],
+                     "full_path_taxonomy_ids": [374, 448, 449], "children": []}]}]},
+            {"id": 132, "level": 0, "name": "Bags & Purses", "parent_id": null, "child_ids": [],
+             "full_path_taxonomy_ids": [132], "children": []},
+        ]});
+        let taxonomy = SellerTaxonomy::from_answer(&answer).unwrap();
+        assert_eq!(taxonomy.len(), 4);
+        assert!(taxonomy.contains(449) && !taxonomy.contains(450));
+        assert_eq!(taxonomy.top_level("Clothing"), Some(374));
+        assert_eq!(taxonomy.top_level("bags  &  purses"), Some(132));
+        assert_eq!(taxonomy.top_level("Dresses"), None, "not a top-level node");
+        assert!(SellerTaxonomy::from_answer(&json!({"error": "x"})).is_err());
+        assert!(SellerTaxonomy::from_answer(&json!({"count": 0, "results": []})).is_err());
+    }
 }

@@ -3,6 +3,7 @@
 
 pub mod amazon;
 pub mod amazon_marketplaces;
+pub mod cache;
 pub mod category_map;
 pub mod connection;
 pub mod etsy;

@@ -6,21 +6,35 @@
 //! the others are named in the item's warning, and a listing no marketplace
 //! sells in fails with the fix. Its product type is the listing's
 //! `amazon_product_type`, else the seller's category map, else Fleet's
-//! defaults. File mode writes the same messages into a JSON_LISTINGS_FEED.
+//! defaults, checked against the product types Amazon offers the seller in
+//! those marketplaces (read when the sink opens, kept by the process for an
+//! hour): a default Amazon does not offer falls back to the nearest ancestor
+//! default it offers, else `PRODUCT`, with a warning; a type the listing or
+//! the seller's map chose that Amazon does not offer fails the listing alone.
+//! File mode writes the same messages (unchecked: it has no live connection)
+//! into a JSON_LISTINGS_FEED.
 
 use super::{
     chunk::{PushError, Pushed, Sink},
     listing::ExportListing,
 };
+use fleet_jobs::export::Marketplace;
 use fleet_shared::{
     db::{exports::RemoteRecord, listings::Condition},
     export::{
-        amazon::{AmazonClient, AmazonError},
+        amazon::{AmazonClient, AmazonError, ProductTypes},
         amazon_marketplaces::AmazonMarketplace,
-        category_map::CategoryMap,
+        category_map::{CategoryMap, Source, category_path, default_ancestors},
     },
 };
 use serde_json::{Value, json};
+use std::{collections::HashMap, sync::Arc};
+
+/// Amazon's generic product type, taken everywhere.
+const GENERIC: &str = "PRODUCT";
+
+/// The product types Amazon offers the seller, by marketplace id.
+pub(super) type Offered = HashMap<String, Arc<ProductTypes>>;
 
 /// One seller's Amazon listings, ready to take offers.
 #[derive(Debug)]
@@ -28,6 +42,7 @@ pub struct AmazonSink {
     client: AmazonClient,
     markets: Vec<&'static AmazonMarketplace>,
     map: CategoryMap,
+    offered: Offered,
 }
 
 impl From<AmazonError> for PushError {
@@ -41,24 +56,30 @@ impl From<AmazonError> for PushError {
 }
 
 impl AmazonSink {
-    /// Exchanges a first access token (proving the credentials) for `markets`, mapping categories with `map`.
+    /// Exchanges a first access token (proving the credentials) for `markets`
+    /// and reads the product types Amazon offers in each; categories are mapped with `map`.
     pub async fn open(
         mut client: AmazonClient,
         markets: Vec<&'static AmazonMarketplace>,
         map: CategoryMap,
     ) -> Result<AmazonSink, PushError> {
         client.access_token().await?;
+        let mut offered = Offered::new();
+        for market in &markets {
+            offered.insert(market.id.to_owned(), client.product_types(market.id).await?);
+        }
         Ok(AmazonSink {
             client,
             markets,
             map,
+            offered,
         })
     }
 }
 
 impl Sink for AmazonSink {
     fn fingerprint(&self, listing: &ExportListing) -> String {
-        offer(listing, &self.markets, &self.map)
+        offer(listing, &self.markets, &self.map, Some(&self.offered))
             .map(|o| {
                 format!(
                     "{} {} {}",
@@ -79,14 +100,15 @@ impl Sink for AmazonSink {
         let Offer {
             mut message,
             marketplace_ids,
-            left_out,
-        } = offer(listing, &self.markets, &self.map).map_err(PushError::Item)?;
+            warning,
+        } = offer(listing, &self.markets, &self.map, Some(&self.offered))
+            .map_err(PushError::Item)?;
         let sku = listing.record.sku.clone();
         if dry_run {
             return Ok(Pushed {
                 remote_id: known.map(|k| k.remote_id.clone()),
                 handle: Some(sku),
-                warning: left_out,
+                warning: warning.clone(),
             });
         }
         if let Some(body) = message.as_object_mut() {
@@ -101,7 +123,7 @@ impl Sink for AmazonSink {
             Ok(Pushed {
                 remote_id: Some(sku.clone()),
                 handle: Some(sku),
-                warning: left_out,
+                warning,
             })
         } else {
             Err(PushError::Item(format!(
@@ -129,8 +151,9 @@ pub(super) struct Offer {
     pub message: Value,
     /// The marketplaces it is for: those selling in the listing's currency.
     pub marketplace_ids: Vec<String>,
-    /// The connection's other marketplaces, in plain words, if any.
-    pub left_out: Option<String>,
+    /// What the item's warning says, if anything: the connection's other
+    /// marketplaces, a default product type Amazon does not offer.
+    pub warning: Option<String>,
 }
 
 /// Domains joined for a sentence (`amazon.de and amazon.fr`).
@@ -143,11 +166,13 @@ fn domains(markets: &[&AmazonMarketplace]) -> String {
 }
 
 /// The listing as a Listings Items API message for those of `markets` that sell
-/// in its currency, its product type from `map`; Err says why it cannot be offered.
+/// in its currency, its product type from `map` (checked against `offered`, the
+/// types Amazon offers, when known); Err says why it cannot be offered.
 pub(super) fn offer(
     l: &ExportListing,
     markets: &[&'static AmazonMarketplace],
     map: &CategoryMap,
+    offered: Option<&Offered>,
 ) -> Result<Offer, String> {
     let r = &l.record;
     let (price, currency) = l.price()?;
@@ -224,14 +249,77 @@ pub(super) fn offer(
             offer_only = true;
         }
     }
-    let product_type = match map.resolve(
+    let resolved = match map.resolve(
         r.attributes.get("amazon_product_type"),
         r.category.as_deref(),
     ) {
-        Ok(resolved) => resolved.target,
+        Ok(resolved) => Some(resolved),
         // An offer on a catalogue product takes the catalogue's type: Amazon's generic one will do.
-        Err(e) if offer_only && e.is_missing() => "PRODUCT".to_owned(),
+        Err(e) if offer_only && e.is_missing() => None,
         Err(e) => return Err(e.to_string()),
+    };
+    let mut warnings: Vec<String> = left_out.into_iter().collect();
+    let product_type = match (resolved, offered) {
+        (None, _) => GENERIC.to_owned(),
+        (Some(resolved), None) => resolved.target,
+        (Some(resolved), Some(offered)) => {
+            // Offered in every marketplace the listing goes to.
+            let refusing = |product_type: &str| -> Vec<&AmazonMarketplace> {
+                selling
+                    .iter()
+                    .copied()
+                    .filter(|m| {
+                        product_type != GENERIC
+                            && offered
+                                .get(m.id)
+                                .is_some_and(|types| !types.offers(product_type))
+                    })
+                    .collect()
+            };
+            let target = resolved.target;
+            let missing = refusing(&target);
+            if missing.is_empty() {
+                target
+            } else {
+                let missing = domains(&missing);
+                match resolved.source {
+                    Source::Default(category) => {
+                        let (fallback, from) = default_ancestors(Marketplace::Amazon, &category)
+                            .find(|(_, t)| refusing(t).is_empty())
+                            .map_or((GENERIC, None), |(c, t)| (t, Some(c)));
+                        let from = match from {
+                            Some(c) => format!("Fleet's default for {}", category_path(c)),
+                            None => "Amazon's generic type".to_owned(),
+                        };
+                        warnings.push(format!(
+                            "sent as product type {fallback} ({from}): Amazon does not offer \
+                             {target}, Fleet's default for {}, on {missing}; map the category \
+                             with PUT /v1/connections/amazon/category-map for a more specific type",
+                            category_path(&category)
+                        ));
+                        fallback.to_owned()
+                    }
+                    Source::Attribute => {
+                        return Err(format!(
+                            "Amazon does not offer the product type {target} (the listing \
+                             attribute amazon_product_type) on {missing}: set amazon_product_type \
+                             to a product type Amazon offers there, or remove it to use the \
+                             seller's category map"
+                        ));
+                    }
+                    Source::Override(category) => {
+                        return Err(format!(
+                            "Amazon does not offer the product type {target} (the seller's \
+                             category map entry for {}) on {missing}: map the category to a \
+                             product type Amazon offers with PUT \
+                             /v1/connections/amazon/category-map, or set the listing attribute \
+                             amazon_product_type",
+                            category_path(&category)
+                        ));
+                    }
+                }
+            }
+        }
     };
     Ok(Offer {
         message: json!({
@@ -243,7 +331,7 @@ pub(super) fn offer(
             "attributes": attributes,
         }),
         marketplace_ids: selling.iter().map(|m| m.id.to_owned()).collect(),
-        left_out,
+        warning: (!warnings.is_empty()).then(|| warnings.join("; ")),
     })
 }
 
@@ -261,7 +349,6 @@ fn dedup<'a>(items: &[&'a str]) -> Vec<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fleet_jobs::export::Marketplace;
     use fleet_shared::{
         db::listings::ListingRecord,
         export::amazon_marketplaces::{self, AmazonMarketplace},
@@ -309,11 +396,12 @@ mod tests {
             &listing("EUR", Some("aa-1-10-2"), json!({})),
             &de_fr_uk,
             &map,
+            None,
         )
         .unwrap();
         assert_eq!(offer.marketplace_ids, ["A1PA6795UKMFR9", "A13V1IB3VIYZZH"]);
         assert_eq!(
-            offer.left_out.as_deref(),
+            offer.warning.as_deref(),
             Some("not offered on amazon.co.uk: priced in EUR, and it sells in GBP")
         );
         let m = &offer.message;
@@ -339,6 +427,7 @@ mod tests {
             &listing("USD", Some("aa-8"), json!({})),
             &markets(&["A1PA6795UKMFR9", "A13V1IB3VIYZZH"]),
             &map,
+            None,
         )
         .unwrap_err();
         assert_eq!(
@@ -355,7 +444,7 @@ mod tests {
             [("aa-8".to_owned(), "BOOT".to_owned())],
         );
         let typed =
-            |l: &ExportListing| offer(l, &de, &map).map(|o| o.message["productType"].clone());
+            |l: &ExportListing| offer(l, &de, &map, None).map(|o| o.message["productType"].clone());
         assert_eq!(
             typed(&listing("EUR", Some("aa-8-3"), json!({}))),
             Ok(json!("BOOT"))
@@ -381,5 +470,63 @@ mod tests {
         ))
         .unwrap_err();
         assert!(bad.contains("upper-case"), "{bad}");
+    }
+
+    #[test]
+    fn types_amazon_does_not_offer_fall_back_or_fail() {
+        let de_fr = markets(&["A1PA6795UKMFR9", "A13V1IB3VIYZZH"]);
+        let types = |market: &str, names: &[&str]| {
+            let list: Vec<Value> = names.iter().map(|n| json!({"name": n})).collect();
+            Arc::new(ProductTypes::from_answer(market, &json!({"productTypes": list})).unwrap())
+        };
+        let offered: Offered = [
+            (
+                "A1PA6795UKMFR9".to_owned(),
+                types("A1PA6795UKMFR9", &["SHIRT", "SWEATER", "COAT"]),
+            ),
+            (
+                "A13V1IB3VIYZZH".to_owned(),
+                types("A13V1IB3VIYZZH", &["SHIRT", "COAT"]),
+            ),
+        ]
+        .into();
+        let map = CategoryMap::new(
+            Marketplace::Amazon,
+            [("aa-1-10".to_owned(), "SWEATER".to_owned())],
+        );
+        let sent = |l: &ExportListing| offer(l, &de_fr, &map, Some(&offered));
+        // Cardigans default to SWEATER, which amazon.fr does not offer: their tops' SHIRT.
+        let cardigan = sent(&listing("EUR", Some("aa-1-13-3"), json!({}))).unwrap();
+        assert_eq!(cardigan.message["productType"], "SHIRT");
+        let warning = cardigan.warning.unwrap();
+        assert!(
+            warning.contains("SWEATER") && warning.contains("amazon.fr"),
+            "{warning}"
+        );
+        // Digital cameras: no ancestor type offered, Amazon's generic one.
+        let camera = sent(&listing("EUR", Some("co-2-2"), json!({}))).unwrap();
+        assert_eq!(camera.message["productType"], "PRODUCT");
+        // Offered everywhere: no warning.
+        let tee = sent(&listing("EUR", Some("aa-1-13-8"), json!({}))).unwrap();
+        assert_eq!(
+            (tee.message["productType"].as_str(), tee.warning),
+            (Some("SHIRT"), None)
+        );
+        // The seller's map and the attribute fail instead, naming the fix.
+        let coat = sent(&listing("EUR", Some("aa-1-10-2"), json!({}))).unwrap_err();
+        assert!(
+            coat.contains("SWEATER") && coat.contains("/v1/connections/amazon/category-map"),
+            "{coat}"
+        );
+        let own = sent(&listing(
+            "EUR",
+            Some("aa-1-13-8"),
+            json!({"amazon_product_type": "KIMONO"}),
+        ))
+        .unwrap_err();
+        assert!(
+            own.contains("KIMONO") && own.contains("amazon_product_type"),
+            "{own}"
+        );
     }
 }

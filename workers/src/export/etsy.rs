@@ -1,7 +1,10 @@
 //! Etsy push: a listing becomes a draft listing (created once, updated on
 //! later runs), its first ten photos uploaded in order, and its inventory
 //! (SKU, price, quantity) set. Its Etsy category is the listing's
-//! `etsy_taxonomy_id`, else the seller's category map, else Fleet's defaults;
+//! `etsy_taxonomy_id`, else the seller's category map, else Fleet's defaults
+//! (a top-level node by name), checked against Etsy's live seller taxonomy
+//! (read when the sink opens, kept by the process for an hour): an id Etsy
+//! does not have fails the listing alone, before anything is sent;
 //! when it was made is its `etsy_when_made`, else the connection's
 //! `when_made`; `etsy_who_made` defaults to `someone_else`. Refreshed OAuth
 //! tokens are sealed back into the connection.
@@ -15,13 +18,14 @@ use fleet_jobs::export::Marketplace;
 use fleet_shared::{
     db::exports::RemoteRecord,
     export::{
-        category_map::CategoryMap,
+        category_map::{CategoryMap, Resolved, Source, category_path},
         connection::{self, ConnectionFields},
-        etsy::{self, EtsyClient, EtsyError, WHEN_MADE},
+        etsy::{self, EtsyClient, EtsyError, SellerTaxonomy, WHEN_MADE},
     },
     seal::Sealer,
 };
 use serde_json::{Map, Value, json};
+use std::sync::Arc;
 
 /// Longest title Etsy takes.
 const MAX_TITLE: usize = 140;
@@ -41,6 +45,7 @@ pub struct EtsySink {
     seller_id: String,
     fields: ConnectionFields,
     map: CategoryMap,
+    taxonomy: Arc<SellerTaxonomy>,
 }
 
 impl From<EtsyError> for PushError {
@@ -54,7 +59,8 @@ impl From<EtsyError> for PushError {
 }
 
 impl EtsySink {
-    /// Reads the shop (proving key and tokens work); categories are mapped with `map`.
+    /// Reads the shop (proving key and tokens work) and Etsy's seller taxonomy;
+    /// categories are mapped with `map`.
     pub async fn open(
         mut client: EtsyClient,
         services: Services,
@@ -71,6 +77,7 @@ impl EtsySink {
             seller_id: seller_id.to_owned(),
             fields,
             map,
+            taxonomy: Arc::default(),
         };
         sink.keep_refreshed_tokens().await?;
         if matches!(shop, Err(EtsyError::Unauthorized(_))) && sink.adopt_stored_tokens().await? {
@@ -78,6 +85,7 @@ impl EtsySink {
             sink.keep_refreshed_tokens().await?;
         }
         shop?;
+        sink.taxonomy = sink.client.seller_taxonomy().await?;
         Ok(sink)
     }
 
@@ -145,11 +153,11 @@ impl EtsySink {
                 _ => None,
             })
         };
-        let taxonomy = self
+        let resolved = self
             .map
             .resolve(r.attributes.get("etsy_taxonomy_id"), r.category.as_deref())
-            .map_err(|e| format!("Etsy needs its own category: {e}"))?
-            .target;
+            .map_err(|e| format!("Etsy needs its own category: {e}"))?;
+        let taxonomy = self.taxonomy_id(&resolved)?;
         let when_made = match attribute("etsy_when_made") {
             Some(when) if WHEN_MADE.contains(&when.as_str()) => when,
             Some(when) => {
@@ -207,6 +215,45 @@ impl EtsySink {
             form.insert("materials".to_owned(), json!([material]));
         }
         Ok((form, price))
+    }
+
+    /// The id Etsy's seller taxonomy has for `resolved` (an id it must have, or a
+    /// default's top-level name), or why there is none, naming the fix.
+    fn taxonomy_id(&self, resolved: &Resolved) -> Result<u64, String> {
+        let target = &resolved.target;
+        if let Ok(id) = target.parse::<u64>()
+            && self.taxonomy.contains(id)
+        {
+            return Ok(id);
+        }
+        let fix = "set the listing attribute etsy_taxonomy_id to an id of Etsy's seller taxonomy, \
+                   or map the category to one with PUT /v1/connections/etsy/category-map";
+        match &resolved.source {
+            Source::Default(category) if target.parse::<u64>().is_err() => {
+                self.taxonomy.top_level(target).ok_or_else(|| {
+                    format!(
+                        "Etsy's seller taxonomy has no top-level category named \"{target}\" \
+                         (Fleet's default for {}): {fix}",
+                        category_path(category)
+                    )
+                })
+            }
+            source => {
+                let from = match source {
+                    Source::Attribute => "the listing attribute etsy_taxonomy_id".to_owned(),
+                    Source::Override(category) => format!(
+                        "the seller's category map entry for {}",
+                        category_path(category)
+                    ),
+                    Source::Default(category) => {
+                        format!("Fleet's default for {}", category_path(category))
+                    }
+                };
+                Err(format!(
+                    "Etsy's seller taxonomy has no category {target} (from {from}): {fix}"
+                ))
+            }
+        }
     }
 
     /// Creates or updates the listing, then its photos and inventory.

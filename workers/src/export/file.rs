@@ -365,9 +365,14 @@ impl FileHandler {
                         }
                         FileFormat::AmazonJson => match &amazon {
                             Some(target) => {
-                                match super::amazon::offer(&listing, &target.markets, &target.map) {
+                                match super::amazon::offer(
+                                    &listing,
+                                    &target.markets,
+                                    &target.map,
+                                    None,
+                                ) {
                                     Ok(offer) => {
-                                        if let Some(warning) = &offer.left_out {
+                                        if let Some(warning) = &offer.warning {
                                             db.set_item_warning(&run.id, &id, warning)
                                                 .await
                                                 .map_err(JobError::retry)?;
