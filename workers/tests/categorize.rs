@@ -77,6 +77,12 @@ async fn obvious_listings_land_in_the_right_branch() {
         ("LEGO Technic set", "Complete with instructions", "tg-5-7"),
         ("Novel paperback Stephen King", "", "me-1"),
         ("Sofá de tres plazas", "Gris, buen estado", "fr-22"),
+        // A title that names its category beats a niche one sharing a word.
+        ("Timberland premium boots UK 9", "", "aa-8-3"),
+        ("Steve Madden block heel sandals size 7", "", "aa-8"),
+        // Polish and Portuguese words, and a phrase read as one.
+        ("Sukienka letnia w kwiaty", "Rozmiar 38", "aa-1-4"),
+        ("Calções de banho homem", "Tamanho L", "aa-1-20"),
     ];
     let items: Vec<ListingText> = cases.iter().map(|(t, d, _)| item(t, d)).collect();
     let results = c.classify(items).await.unwrap();

@@ -19,7 +19,7 @@ const DESCRIPTION: f32 = 0.3;
 const MODIFIER: f32 = 0.25;
 
 /// Whether a (stemmed) word qualifies a product rather than names one.
-fn is_modifier(term: &str) -> bool {
+pub fn is_modifier(term: &str) -> bool {
     matches!(
         term,
         "men"
@@ -57,6 +57,44 @@ fn is_modifier(term: &str) -> bool {
             | "large"
             | "long"
             | "short"
+            | "cream"
+            | "beige"
+            | "navy"
+            | "khaki"
+            | "ivory"
+            | "ecru"
+            | "camel"
+            | "olive"
+            | "burgundy"
+            | "purple"
+            | "orange"
+            | "yellow"
+            | "tan"
+            | "nude"
+            | "floral"
+            | "striped"
+            | "satin"
+            | "velvet"
+            | "suede"
+            | "cashmere"
+            | "fleece"
+            | "lace"
+            | "knit"
+            | "knitted"
+            | "corduroy"
+            | "canvas"
+            | "nylon"
+            | "polyester"
+            | "oak"
+            | "pine"
+            | "walnut"
+            | "wooden"
+            | "rattan"
+            | "wicker"
+            | "bamboo"
+            | "marble"
+            | "steel"
+            | "brass"
     )
 }
 

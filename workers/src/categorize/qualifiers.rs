@@ -163,6 +163,11 @@ pub fn qualifiers_of(full_path: &str) -> Vec<u8> {
         .collect()
 }
 
+/// Whether `term` (stemmed) names a specialised branch.
+pub fn is_qualifier(term: &str) -> bool {
+    QUALIFIERS.iter().any(|(q, _)| *q == term)
+}
+
 /// Whether the listing's (translated, stemmed) terms justify qualifier `index`.
 pub fn justified(index: u8, terms: &[String]) -> bool {
     QUALIFIERS

@@ -1,470 +1,38 @@
 //! Words sellers use that the taxonomy does not: French, German, Spanish,
-//! Italian and Dutch product words, and English marketplace slang and brand
-//! names, each mapped to the taxonomy's English words. Matching is on folded
+//! Italian, Dutch, Portuguese and Polish product words, and English
+//! marketplace slang and brand names, each mapped to the taxonomy's English
+//! words. The lists are `workers/data/synonyms/*.txt`; matching is on folded
 //! words (lower case, no accents), before stemming.
 
-/// `(word, English taxonomy words)`; a word may appear in several languages.
-const SYNONYMS: &[(&str, &str)] = &[
-    // ---- English slang, marketplace words and brands ----
-    ("tee", "t-shirt"),
-    ("tshirt", "t-shirt"),
-    ("tees", "t-shirts"),
-    ("hoodie", "hoodies sweatshirts"),
-    ("hoody", "hoodies sweatshirts"),
-    ("jumper", "sweater"),
-    ("pullover", "sweater"),
-    ("cardi", "cardigan sweater"),
-    ("trainers", "athletic shoes sneakers"),
-    ("trainer", "athletic shoes sneakers"),
-    ("sneaker", "sneakers athletic shoes"),
-    ("sneakers", "sneakers athletic shoes"),
-    ("kicks", "sneakers shoes"),
-    ("trousers", "pants"),
-    ("denim", "jeans"),
-    ("joggers", "pants sweatpants"),
-    ("leggings", "leggings pants"),
-    ("tracksuit", "tracksuits activewear"),
-    ("parka", "coat jacket"),
-    ("puffer", "puffer jacket coat"),
-    ("blazer", "suit jacket blazer"),
-    ("handbag", "handbags"),
-    ("purse", "handbags wallet"),
-    ("tote", "tote bag handbags"),
-    ("backpack", "backpacks"),
-    ("rucksack", "backpacks"),
-    ("earrings", "earrings jewelry"),
-    ("necklace", "necklaces jewelry"),
-    ("bracelet", "bracelets jewelry"),
-    ("phone", "mobile phones"),
-    ("smartphone", "mobile phones"),
-    ("iphone", "mobile phones smartphone"),
-    ("ipad", "tablet computers"),
-    ("tablet", "tablet computers"),
-    ("laptop", "laptops computers"),
-    ("macbook", "laptops computers"),
-    ("notebook", "laptops notebooks"),
-    ("airpods", "headphones earbuds"),
-    ("earbuds", "headphones earbuds"),
-    ("headset", "headphones headsets"),
-    ("ps5", "video game consoles playstation"),
-    ("ps4", "video game consoles playstation"),
-    ("playstation", "video game consoles"),
-    ("xbox", "video game consoles"),
-    ("nintendo", "video game consoles"),
-    ("switch", "video game consoles"),
-    ("gameboy", "video game consoles"),
-    ("kindle", "e-book readers"),
-    ("ereader", "e-book readers"),
-    ("lego", "building toys bricks"),
-    ("duplo", "building toys bricks"),
-    ("barbie", "dolls"),
-    ("funko", "toy figures collectibles"),
-    ("pokemon", "trading cards collectible"),
-    ("tcg", "trading cards"),
-    ("dslr", "digital cameras"),
-    ("mirrorless", "digital cameras"),
-    ("gopro", "action cameras"),
-    ("telly", "televisions"),
-    ("tv", "televisions"),
-    ("hoover", "vacuums"),
-    ("dyson", "vacuums"),
-    ("nespresso", "coffee makers espresso machines"),
-    ("pram", "baby strollers"),
-    ("buggy", "baby strollers"),
-    ("stroller", "baby strollers"),
-    ("onesie", "baby bodysuits"),
-    ("babygrow", "baby bodysuits"),
-    ("vinyl", "vinyl records music"),
-    ("lp", "vinyl records music"),
-    ("cd", "music cds"),
-    ("dvd", "dvds movies"),
-    ("bluray", "blu-ray movies"),
-    ("paperback", "books"),
-    ("hardback", "books"),
-    ("hardcover", "books"),
-    ("novel", "books fiction"),
-    ("comic", "comic books"),
-    ("manga", "comic books manga"),
-    ("bike", "bicycles"),
-    ("mtb", "mountain bicycles"),
-    ("skateboard", "skateboards"),
-    ("yoga", "yoga mats"),
-    ("dumbbells", "dumbbells weights"),
-    ("sofa", "sofas couches"),
-    ("couch", "sofas couches"),
-    ("wardrobe", "wardrobes armoires"),
-    ("dresser", "dressers"),
-    ("duvet", "duvets comforters"),
-    ("specs", "eyeglasses"),
-    ("sunnies", "sunglasses"),
-    ("perfume", "perfume cologne fragrance"),
-    ("fragrance", "perfume cologne fragrance"),
-    ("lipstick", "lipstick makeup"),
-    ("mascara", "mascara makeup"),
-    ("watch", "watches"),
-    ("smartwatch", "smart watches"),
-    ("rolex", "watches"),
-    ("casio", "watches"),
-    ("levi", "jeans"),
-    ("levis", "jeans"),
-    ("wrangler", "jeans"),
-    ("birkenstock", "sandals"),
-    ("crocs", "clogs shoes"),
-    ("ugg", "boots"),
-    ("uggs", "boots"),
-    ("dr", ""),
-    ("martens", "boots"),
-    ("docs", "boots"),
-    ("converse", "sneakers shoes"),
-    ("vans", "sneakers shoes"),
-    ("yeezy", "sneakers shoes"),
-    ("jordan", "sneakers basketball shoes"),
-    ("jordans", "sneakers basketball shoes"),
-    ("stanley", "drinkware tumblers"),
-    ("ikea", "furniture"),
-    // ---- French ----
-    ("robe", "dress"),
-    ("jupe", "skirt"),
-    ("pantalon", "pants"),
-    ("jean", "jeans"),
-    ("chemise", "shirt"),
-    ("chemisier", "blouse"),
-    ("pull", "sweater"),
-    ("gilet", "cardigan vest"),
-    ("veste", "jacket"),
-    ("manteau", "coat"),
-    ("blouson", "jacket"),
-    ("doudoune", "puffer jacket coat"),
-    ("short", "shorts"),
-    ("maillot", "swimwear"),
-    ("chaussures", "shoes"),
-    ("chaussure", "shoes"),
-    ("baskets", "sneakers athletic shoes"),
-    ("basket", "sneakers athletic shoes"),
-    ("bottes", "boots"),
-    ("bottines", "ankle boots"),
-    ("escarpins", "pumps heels"),
-    ("sandales", "sandals"),
-    ("sac", "bag handbags"),
-    ("portefeuille", "wallet"),
-    ("ceinture", "belt"),
-    ("echarpe", "scarf"),
-    ("chapeau", "hat"),
-    ("casquette", "cap hat"),
-    ("lunettes", "glasses eyewear"),
-    ("montre", "watch"),
-    ("bague", "ring jewelry"),
-    ("collier", "necklace jewelry"),
-    ("boucles", "earrings"),
-    ("oreilles", "earrings"),
-    ("bijoux", "jewelry"),
-    ("femme", "women"),
-    ("homme", "men"),
-    ("enfant", "kids children"),
-    ("bebe", "baby"),
-    ("fille", "girls"),
-    ("garcon", "boys"),
-    ("jouet", "toys"),
-    ("jouets", "toys"),
-    ("poupee", "dolls"),
-    ("peluche", "stuffed animals plush"),
-    ("livre", "books"),
-    ("livres", "books"),
-    ("roman", "books fiction"),
-    ("bd", "comic books"),
-    ("velo", "bicycle"),
-    ("canape", "sofa"),
-    ("chaise", "chair"),
-    ("table", "table"),
-    ("lampe", "lamp"),
-    ("miroir", "mirror"),
-    ("vaisselle", "dinnerware"),
-    ("assiette", "plates dinnerware"),
-    ("tasse", "mugs cups"),
-    ("casserole", "saucepan cookware"),
-    ("poele", "frying pan cookware"),
-    ("cafetiere", "coffee maker"),
-    ("aspirateur", "vacuum"),
-    ("ordinateur", "computer"),
-    ("telephone", "mobile phone"),
-    ("ecouteurs", "headphones earbuds"),
-    ("casque", "headphones helmet"),
-    ("appareil", "camera"),
-    ("photo", "camera photography"),
-    ("jeu", "game"),
-    ("console", "video game consoles"),
-    ("poussette", "baby stroller"),
-    ("parfum", "perfume fragrance"),
-    ("maquillage", "makeup"),
-    ("soutien", "bra"),
-    ("gorge", "bra"),
-    ("culotte", "underwear panties"),
-    ("pyjama", "pajamas sleepwear"),
-    ("laine", "wool"),
-    ("cuir", "leather"),
-    ("coton", "cotton"),
-    ("soie", "silk"),
-    // ---- German ----
-    ("kleid", "dress"),
-    ("jeans", "jeans"),
-    ("hemd", "shirt"),
-    ("bluse", "blouse"),
-    ("pulli", "sweater"),
-    ("strickjacke", "cardigan"),
-    ("jacke", "jacket"),
-    ("mantel", "coat"),
-    ("daunenjacke", "puffer jacket coat"),
-    ("schuhe", "shoes"),
-    ("schuh", "shoes"),
-    ("turnschuhe", "sneakers athletic shoes"),
-    ("laufschuhe", "running shoes"),
-    ("stiefel", "boots"),
-    ("stiefeletten", "ankle boots"),
-    ("sandalen", "sandals"),
-    ("tasche", "bag handbags"),
-    ("handtasche", "handbags"),
-    ("rucksack", "backpacks"),
-    ("geldborse", "wallet"),
-    ("gurtel", "belt"),
-    ("schal", "scarf"),
-    ("mutze", "beanie hat"),
-    ("hut", "hat"),
-    ("brille", "glasses eyewear"),
-    ("sonnenbrille", "sunglasses"),
-    ("uhr", "watch"),
-    ("armbanduhr", "wrist watch"),
-    ("ring", "rings jewelry"),
-    ("kette", "necklace jewelry"),
-    ("ohrringe", "earrings"),
-    ("schmuck", "jewelry"),
-    ("damen", "women"),
-    ("herren", "men"),
-    ("kinder", "kids children"),
-    ("baby", "baby"),
-    ("madchen", "girls"),
-    ("jungen", "boys"),
-    ("spielzeug", "toys"),
-    ("puppe", "doll"),
-    ("kuscheltier", "stuffed animals plush"),
-    ("buch", "books"),
-    ("bucher", "books"),
-    ("fahrrad", "bicycle"),
-    ("sofa", "sofa"),
-    ("stuhl", "chair"),
-    ("tisch", "table"),
-    ("lampe", "lamp"),
-    ("spiegel", "mirror"),
-    ("geschirr", "dinnerware"),
-    ("teller", "plates"),
-    ("tasse", "mugs cups"),
-    ("topf", "pot cookware"),
-    ("pfanne", "frying pan cookware"),
-    ("kaffeemaschine", "coffee maker"),
-    ("staubsauger", "vacuum"),
-    ("rechner", "computer"),
-    ("handy", "mobile phone"),
-    ("kopfhorer", "headphones"),
-    ("kamera", "camera"),
-    ("spiel", "game"),
-    ("spielkonsole", "video game consoles"),
-    ("kinderwagen", "baby stroller"),
-    ("parfum", "perfume fragrance"),
-    ("schlafanzug", "pajamas sleepwear"),
-    ("wolle", "wool"),
-    ("leder", "leather"),
-    ("baumwolle", "cotton"),
-    ("seide", "silk"),
-    // ---- Spanish ----
-    ("vestido", "dress"),
-    ("falda", "skirt"),
-    ("pantalones", "pants"),
-    ("pantalon", "pants"),
-    ("vaqueros", "jeans"),
-    ("camisa", "shirt"),
-    ("camiseta", "t-shirt"),
-    ("blusa", "blouse"),
-    ("sudadera", "hoodies sweatshirts"),
-    ("chaqueta", "jacket"),
-    ("abrigo", "coat"),
-    ("zapatos", "shoes"),
-    ("zapatillas", "sneakers athletic shoes"),
-    ("botas", "boots"),
-    ("botines", "ankle boots"),
-    ("sandalias", "sandals"),
-    ("bolso", "handbags bag"),
-    ("mochila", "backpacks"),
-    ("cartera", "wallet"),
-    ("cinturon", "belt"),
-    ("bufanda", "scarf"),
-    ("sombrero", "hat"),
-    ("gorra", "cap hat"),
-    ("gafas", "glasses eyewear"),
-    ("reloj", "watch"),
-    ("anillo", "ring jewelry"),
-    ("pendientes", "earrings"),
-    ("joyas", "jewelry"),
-    ("mujer", "women"),
-    ("hombre", "men"),
-    ("nino", "kids boys"),
-    ("nina", "kids girls"),
-    ("bebe", "baby"),
-    ("juguete", "toys"),
-    ("juguetes", "toys"),
-    ("muneca", "doll"),
-    ("peluche", "stuffed animals plush"),
-    ("libro", "books"),
-    ("libros", "books"),
-    ("bicicleta", "bicycle"),
-    ("silla", "chair"),
-    ("mesa", "table"),
-    ("lampara", "lamp"),
-    ("espejo", "mirror"),
-    ("vajilla", "dinnerware"),
-    ("taza", "mugs cups"),
-    ("sarten", "frying pan cookware"),
-    ("cafetera", "coffee maker"),
-    ("aspiradora", "vacuum"),
-    ("ordenador", "computer"),
-    ("portatil", "laptop"),
-    ("movil", "mobile phone"),
-    ("celular", "mobile phone"),
-    ("auriculares", "headphones"),
-    ("camara", "camera"),
-    ("juego", "game"),
-    ("videoconsola", "video game consoles"),
-    ("carrito", "baby stroller"),
-    ("perfume", "perfume fragrance"),
-    ("pijama", "pajamas sleepwear"),
-    ("lana", "wool"),
-    ("cuero", "leather"),
-    ("piel", "leather"),
-    ("algodon", "cotton"),
-    ("seda", "silk"),
-    // ---- Italian ----
-    ("abito", "dress"),
-    ("vestito", "dress"),
-    ("gonna", "skirt"),
-    ("pantaloni", "pants"),
-    ("camicia", "shirt"),
-    ("maglietta", "t-shirt"),
-    ("maglione", "sweater"),
-    ("felpa", "hoodies sweatshirts"),
-    ("giacca", "jacket"),
-    ("giubbotto", "jacket"),
-    ("cappotto", "coat"),
-    ("piumino", "puffer jacket coat"),
-    ("scarpe", "shoes"),
-    ("stivali", "boots"),
-    ("sandali", "sandals"),
-    ("borsa", "handbags bag"),
-    ("zaino", "backpacks"),
-    ("portafoglio", "wallet"),
-    ("cintura", "belt"),
-    ("sciarpa", "scarf"),
-    ("cappello", "hat"),
-    ("occhiali", "glasses eyewear"),
-    ("orologio", "watch"),
-    ("anello", "ring jewelry"),
-    ("collana", "necklace jewelry"),
-    ("orecchini", "earrings"),
-    ("gioielli", "jewelry"),
-    ("donna", "women"),
-    ("uomo", "men"),
-    ("bambino", "kids baby"),
-    ("bambina", "kids girls"),
-    ("giocattolo", "toys"),
-    ("giocattoli", "toys"),
-    ("bambola", "doll"),
-    ("libro", "books"),
-    ("libri", "books"),
-    ("bici", "bicycle"),
-    ("divano", "sofa"),
-    ("sedia", "chair"),
-    ("tavolo", "table"),
-    ("lampada", "lamp"),
-    ("specchio", "mirror"),
-    ("piatti", "plates dinnerware"),
-    ("tazza", "mugs cups"),
-    ("padella", "frying pan cookware"),
-    ("caffettiera", "coffee maker"),
-    ("aspirapolvere", "vacuum"),
-    ("computer", "computer"),
-    ("cellulare", "mobile phone"),
-    ("telefono", "mobile phone"),
-    ("cuffie", "headphones"),
-    ("fotocamera", "camera"),
-    ("gioco", "game"),
-    ("passeggino", "baby stroller"),
-    ("profumo", "perfume fragrance"),
-    ("pigiama", "pajamas sleepwear"),
-    ("cotone", "cotton"),
-    ("pelle", "leather"),
-    ("seta", "silk"),
-    // ---- Dutch ----
-    ("jurk", "dress"),
-    ("rok", "skirt"),
-    ("broek", "pants"),
-    ("spijkerbroek", "jeans"),
-    ("overhemd", "shirt"),
-    ("blouse", "blouse"),
-    ("trui", "sweater"),
-    ("vest", "cardigan vest"),
-    ("jas", "coat jacket"),
-    ("jasje", "jacket"),
-    ("schoenen", "shoes"),
-    ("sneakers", "sneakers"),
-    ("laarzen", "boots"),
-    ("sandalen", "sandals"),
-    ("tas", "handbags bag"),
-    ("handtas", "handbags"),
-    ("rugzak", "backpacks"),
-    ("portemonnee", "wallet"),
-    ("riem", "belt"),
-    ("sjaal", "scarf"),
-    ("muts", "beanie hat"),
-    ("hoed", "hat"),
-    ("bril", "glasses eyewear"),
-    ("zonnebril", "sunglasses"),
-    ("horloge", "watch"),
-    ("ketting", "necklace jewelry"),
-    ("oorbellen", "earrings"),
-    ("sieraden", "jewelry"),
-    ("dames", "women"),
-    ("heren", "men"),
-    ("kinderen", "kids children"),
-    ("meisje", "girls"),
-    ("jongen", "boys"),
-    ("speelgoed", "toys"),
-    ("knuffel", "stuffed animals plush"),
-    ("boek", "books"),
-    ("boeken", "books"),
-    ("fiets", "bicycle"),
-    ("stoel", "chair"),
-    ("tafel", "table"),
-    ("spiegel", "mirror"),
-    ("servies", "dinnerware"),
-    ("borden", "plates"),
-    ("mok", "mugs"),
-    ("koekenpan", "frying pan cookware"),
-    ("koffiezetapparaat", "coffee maker"),
-    ("stofzuiger", "vacuum"),
-    ("telefoon", "mobile phone"),
-    ("koptelefoon", "headphones"),
-    ("fototoestel", "camera"),
-    ("kinderwagen", "baby stroller"),
-    ("wol", "wool"),
-    ("leer", "leather"),
-    ("katoen", "cotton"),
-    ("zijde", "silk"),
+use std::{collections::HashMap, sync::OnceLock};
+
+/// The word lists, one per language: `word = english words` lines.
+const LISTS: &[&str] = &[
+    include_str!("../../data/synonyms/en.txt"),
+    include_str!("../../data/synonyms/fr.txt"),
+    include_str!("../../data/synonyms/de.txt"),
+    include_str!("../../data/synonyms/es.txt"),
+    include_str!("../../data/synonyms/it.txt"),
+    include_str!("../../data/synonyms/nl.txt"),
+    include_str!("../../data/synonyms/pt.txt"),
+    include_str!("../../data/synonyms/pl.txt"),
 ];
 
-/// English words for `folded_word` (already lower-cased and accent-folded), if known.
-pub fn english(folded_word: &str) -> Option<&'static str> {
-    use std::{collections::HashMap, sync::OnceLock};
+/// `(word, English taxonomy words)` of a list; comments and blank lines skipped.
+fn entries(list: &str) -> impl Iterator<Item = (&str, &str)> {
+    list.lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .filter_map(|line| line.split_once('='))
+        .map(|(word, english)| (word.trim(), english.trim()))
+        .filter(|(word, _)| !word.is_empty())
+}
+
+/// Every list merged: a word in several languages gets the English words of each.
+fn map() -> &'static HashMap<&'static str, String> {
     static MAP: OnceLock<HashMap<&'static str, String>> = OnceLock::new();
-    let map = MAP.get_or_init(|| {
+    MAP.get_or_init(|| {
         let mut map: HashMap<&'static str, String> = HashMap::new();
-        for (word, english) in SYNONYMS {
+        for (word, english) in LISTS.iter().flat_map(|list| entries(list)) {
             let entry = map.entry(word).or_default();
             for w in english.split_whitespace() {
                 if !entry.split_whitespace().any(|e| e == w) {
@@ -476,7 +44,12 @@ pub fn english(folded_word: &str) -> Option<&'static str> {
             }
         }
         map
-    });
+    })
+}
+
+/// English words for `folded_word` (already lower-cased and accent-folded), if known.
+pub fn english(folded_word: &str) -> Option<&'static str> {
+    let map = map();
     if let Some(found) = map.get(folded_word) {
         return Some(found.as_str()).filter(|s| !s.is_empty());
     }
@@ -492,25 +65,54 @@ pub fn english(folded_word: &str) -> Option<&'static str> {
     })
 }
 
-/// `text` with every known word replaced by its English taxonomy words (others kept),
-/// lower-cased and accent-folded.
-pub fn translate(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 16);
-    for w in super::text::words(&super::text::fold(text)) {
-        if !out.is_empty() {
-            out.push(' ');
+/// Longest phrase key of the lists, in words ("chest of drawers").
+const MAX_PHRASE: usize = 4;
+
+/// The known words and phrases of `words` (folded), each with its English
+/// words if known: a phrase ("new balance") is read before its words.
+fn spans(words: &[String]) -> Vec<(String, Option<&'static str>)> {
+    let map = map();
+    let mut out = Vec::with_capacity(words.len());
+    let mut i = 0;
+    while i < words.len() {
+        let phrase = (2..=MAX_PHRASE.min(words.len() - i)).rev().find_map(|n| {
+            let key = words[i..i + n].join(" ");
+            map.get(key.as_str())
+                .filter(|e| !e.is_empty())
+                .map(|e| (key, n, e.as_str()))
+        });
+        if let Some((key, n, english)) = phrase {
+            out.push((key, Some(english)));
+            i += n;
+        } else {
+            out.push((words[i].clone(), english(&words[i])));
+            i += 1;
         }
-        out.push_str(english(&w).unwrap_or(&w));
     }
     out
 }
 
-/// The English taxonomy words for every known word of `text`, space-separated.
+/// `text` with every known word or phrase replaced by its English taxonomy
+/// words (others kept), lower-cased and accent-folded.
+pub fn translate(text: &str) -> String {
+    let words = super::text::words(&super::text::fold(text));
+    let mut out = String::with_capacity(text.len() + 16);
+    for (word, english) in spans(&words) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(english.unwrap_or(&word));
+    }
+    out
+}
+
+/// The English taxonomy words for every known word or phrase of `text`, space-separated.
 pub fn expand(text: &str) -> String {
+    let words = super::text::words(&super::text::fold(text));
     let mut out = String::new();
-    for w in super::text::words(&super::text::fold(text)) {
-        if let Some(english) = english(&w)
-            && english != w
+    for (word, english) in spans(&words) {
+        if let Some(english) = english
+            && english != word
         {
             if !out.is_empty() {
                 out.push(' ');
@@ -535,8 +137,37 @@ mod tests {
         assert_eq!(english("dr"), None);
         assert_eq!(expand("Robe d'été en coton"), "dress cotton");
         assert_eq!(translate("Robe d'été en coton"), "dress d ete en cotton");
-        assert_eq!(english("winterstiefel"), Some("boots"));
-        assert_eq!(english("lederjacke"), Some("jacket"));
+        assert_eq!(english("samtstiefel"), Some("boots"));
+        assert_eq!(english("wolljacke"), Some("jacket"));
         assert_eq!(english("spring"), None);
+        assert_eq!(english("sukienka"), Some("dress"));
+    }
+
+    #[test]
+    fn phrases_are_read_before_their_words() {
+        assert_eq!(translate("Table basse en chêne"), "coffee tables en chene");
+        assert_eq!(expand("Magic the Gathering bulk"), "gaming cards");
+        assert_eq!(expand("magic"), "");
+    }
+
+    #[test]
+    fn every_list_line_is_a_folded_word_and_english_words() {
+        for list in LISTS {
+            for line in list.lines() {
+                if line.trim().is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                let (word, english) = line.split_once(" = ").unwrap_or_else(|| panic!("{line}"));
+                assert_eq!(super::super::text::fold(word), word, "{line}");
+                assert!(
+                    word.split(' ').count() <= MAX_PHRASE
+                        && word.split(' ').all(|w| !w.is_empty()
+                            && w.bytes()
+                                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())),
+                    "{line}"
+                );
+                assert!(!english.trim().is_empty(), "{line}");
+            }
+        }
     }
 }

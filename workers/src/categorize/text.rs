@@ -58,11 +58,29 @@ pub fn words(folded: &str) -> Vec<String> {
     out
 }
 
+/// `-ves` plurals of the taxonomy's and sellers' words, with their singulars.
+const F_PLURALS: &[(&str, &str)] = &[
+    ("scarves", "scarf"),
+    ("knives", "knife"),
+    ("shelves", "shelf"),
+    ("leaves", "leaf"),
+    ("halves", "half"),
+    ("wolves", "wolf"),
+    ("calves", "calf"),
+    ("loaves", "loaf"),
+    ("hooves", "hoof"),
+    ("wives", "wife"),
+];
+
 /// A crude English stem: plural endings removed so `shoes`/`shoe`, `dresses`/`dress` meet.
 pub fn stem(word: &str) -> String {
     let w = word;
     if w.len() <= 3 || w.chars().any(|c| c.is_ascii_digit()) {
         return w.to_owned();
+    }
+    // Plurals in -ves whose singular ends in -f or -fe ("gloves" keeps its e).
+    if let Some((_, singular)) = F_PLURALS.iter().find(|(plural, _)| *plural == w) {
+        return (*singular).to_owned();
     }
     for (suffix, replacement) in [
         ("ies", "y"),
@@ -156,6 +174,24 @@ pub fn is_stopword(w: &str) -> bool {
             | "nuevo"
             | "nuovo"
             | "nieuw"
+            | "novo"
+            | "nowy"
+            | "nowa"
+            | "tamanho"
+            | "rozmiar"
+            | "para"
+            | "pour"
+            | "avec"
+            | "au"
+            | "aux"
+            | "del"
+            | "della"
+            | "per"
+            | "com"
+            | "em"
+            | "do"
+            | "voor"
+            | "dla"
     )
 }
 

@@ -16,6 +16,7 @@ use candle_core::{Device, Tensor};
 use fleet_shared::{Config, taxonomy::Taxonomy};
 use index::CategoryVectors;
 use model::Encoder;
+use std::collections::HashMap;
 
 /// Provider name recorded with suggestions.
 pub const PROVIDER: &str = "embedded";
@@ -36,6 +37,13 @@ const QUALIFIER_PENALTY: f32 = 0.08;
 
 /// Subtracted per level below the third: a more specific guess is a riskier one.
 const DEPTH_PENALTY: f32 = 0.01;
+
+/// Added to a specialised branch the listing's text does name ("Kinder", "running").
+const QUALIFIER_BONUS: f32 = 0.04;
+
+/// Added to a category whose own name the title says ("… sandals size 7" is Sandals,
+/// not Gymnastics Heel Protectors).
+const NAME_BONUS: f32 = 0.16;
 
 /// Title words that mean the listing is a part or an accessory.
 const ACCESSORY_WORDS: &[&str] = &[
@@ -85,6 +93,39 @@ struct Prior {
     depth: f32,
     /// Specialisations its path names (see [`super::qualifiers`]).
     qualifiers: Vec<u8>,
+    /// Its own name's alternatives ("Scarves & Shawls": scarf; shawl), as stemmed terms.
+    names: Vec<Vec<String>>,
+}
+
+/// The product words of each alternative a category name lists, stemmed:
+/// "Scarves & Shawls" is scarf; shawl. A head noun is shared ("Coat & Hat
+/// Racks" is coat rack; hat rack), and words that only qualify are left out
+/// ("Baby & Children's Boots" is boot), as qualifiers are scored apart.
+fn name_alternatives(name: &str) -> Vec<Vec<String>> {
+    let parts: Vec<Vec<String>> = name
+        .split(" & ")
+        .flat_map(|part| part.split(", "))
+        .map(super::text::terms)
+        .collect();
+    let head: &[String] = match parts.last() {
+        Some(last) if last.len() > 1 => &last[1..],
+        _ => &[],
+    };
+    let mut out: Vec<Vec<String>> = parts
+        .iter()
+        .map(|terms| {
+            let mut terms = terms.clone();
+            if terms.len() == 1 {
+                terms.extend(head.iter().cloned());
+            }
+            terms
+                .retain(|t| !super::lexical::is_modifier(t) && !super::qualifiers::is_qualifier(t));
+            terms
+        })
+        .filter(|terms| !terms.is_empty())
+        .collect();
+    out.dedup();
+    out
 }
 
 /// What one ranking thread did: the sentence model's time, and the rankings
@@ -99,6 +140,8 @@ pub struct EmbeddedClassifier {
     vectors_t: Tensor,
     lexical: LexicalIndex,
     priors: Vec<Prior>,
+    /// First term of a name alternative → the categories that have it.
+    names_by_term: HashMap<String, Vec<usize>>,
     batch_size: usize,
     suggestions: usize,
     /// Whether the category vectors came from the disk cache.
@@ -133,23 +176,35 @@ impl EmbeddedClassifier {
         let vectors_t = Tensor::from_vec(vectors.data, (n, vectors.dims), &Device::Cpu)
             .and_then(|t| t.t()?.contiguous())
             .map_err(inference)?;
+        let priors: Vec<Prior> = taxonomy
+            .categories
+            .iter()
+            .map(|c| Prior {
+                accessory: c
+                    .full_path
+                    .split(" > ")
+                    .any(|name| name.contains("Accessories") || name.contains("Parts")),
+                depth: DEPTH_PENALTY * c.depth.saturating_sub(3) as f32,
+                qualifiers: super::qualifiers::qualifiers_of(&c.full_path),
+                names: name_alternatives(c.full_path.rsplit(" > ").next().unwrap_or_default()),
+            })
+            .collect();
+        let mut names_by_term: HashMap<String, Vec<usize>> = HashMap::new();
+        for (pos, prior) in priors.iter().enumerate() {
+            for first in prior.names.iter().filter_map(|alt| alt.first()) {
+                let list = names_by_term.entry(first.clone()).or_default();
+                if list.last() != Some(&pos) {
+                    list.push(pos);
+                }
+            }
+        }
         Ok(EmbeddedClassifier {
             encoder,
             taxonomy,
             vectors_t,
             lexical: LexicalIndex::build(taxonomy),
-            priors: taxonomy
-                .categories
-                .iter()
-                .map(|c| Prior {
-                    accessory: c
-                        .full_path
-                        .split(" > ")
-                        .any(|name| name.contains("Accessories") || name.contains("Parts")),
-                    depth: DEPTH_PENALTY * c.depth.saturating_sub(3) as f32,
-                    qualifiers: super::qualifiers::qualifiers_of(&c.full_path),
-                })
-                .collect(),
+            priors,
+            names_by_term,
             batch_size: settings.batch_size,
             suggestions: settings.suggestions,
             vectors_from_cache: vectors.from_cache,
@@ -286,11 +341,15 @@ impl EmbeddedClassifier {
                     *s += LEXICAL_WEIGHT * lex;
                 }
             }
-            let title_terms = super::text::terms(&synonyms::translate(&item.title));
+            let title_terms = super::text::terms(&synonyms::translate(&format!(
+                "{} {}",
+                item.title,
+                item.brand.as_deref().unwrap_or_default()
+            )));
             let wants_part = title_terms
                 .iter()
                 .any(|t| ACCESSORY_WORDS.contains(&t.as_str()));
-            let mut all_terms = title_terms;
+            let mut all_terms = title_terms.clone();
             all_terms.extend(super::text::terms(&synonyms::translate(&item.description)));
             for (s, prior) in row.iter_mut().zip(&self.priors) {
                 *s -= prior.depth;
@@ -303,6 +362,27 @@ impl EmbeddedClassifier {
                     .any(|&q| !super::qualifiers::justified(q, &all_terms))
                 {
                     *s -= QUALIFIER_PENALTY;
+                } else if !prior.qualifiers.is_empty() {
+                    *s += QUALIFIER_BONUS;
+                }
+            }
+            let mut named: Vec<usize> = title_terms
+                .iter()
+                .filter_map(|t| self.names_by_term.get(t))
+                .flatten()
+                .copied()
+                .filter(|&pos| {
+                    self.priors[pos]
+                        .names
+                        .iter()
+                        .any(|alt| alt.iter().all(|t| title_terms.contains(t)))
+                })
+                .collect();
+            named.sort_unstable();
+            named.dedup();
+            for pos in named {
+                if let Some(s) = row.get_mut(pos) {
+                    *s += NAME_BONUS;
                 }
             }
             ranked.push((i, top_k(&row, k)));
@@ -368,4 +448,30 @@ fn top_k(row: &[f32], k: usize) -> Vec<Scored> {
             score: row[pos],
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::name_alternatives;
+
+    fn alternatives(name: &str) -> Vec<Vec<&'static str>> {
+        name_alternatives(name)
+            .into_iter()
+            .map(|alt| alt.into_iter().map(|t| &*t.leak()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn names_split_into_alternatives_sharing_their_head() {
+        assert_eq!(alternatives("Scarves & Shawls"), [["scarf"], ["shawl"]]);
+        assert_eq!(
+            alternatives("Coat & Hat Racks"),
+            [["coat", "rack"], ["hat", "rack"]]
+        );
+        assert_eq!(alternatives("Baby & Children's Boots"), [["boot"]]);
+        assert_eq!(
+            alternatives("Hair Pins, Claws & Clips"),
+            vec![vec!["hair", "pin"], vec!["claw"], vec!["clip"]]
+        );
+    }
 }
