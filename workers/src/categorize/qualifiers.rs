@@ -23,9 +23,11 @@ const QUALIFIERS: &[(&str, &[&str])] = &[
     ),
     (
         "baby",
+        // The taxonomy's "Baby & Children's …" branches are for any child.
         &[
             "baby", "bebe", "infant", "newborn", "toddler", "month", "neonato", "kid", "child",
-            "children",
+            "children", "girl", "boy", "enfant", "kinder", "nino", "nina", "bambino", "bambina",
+            "junior",
         ],
     ),
     (

@@ -39,7 +39,7 @@ const QUALIFIER_PENALTY: f32 = 0.08;
 const DEPTH_PENALTY: f32 = 0.01;
 
 /// Added to a specialised branch the listing's text does name ("Kinder", "running").
-const QUALIFIER_BONUS: f32 = 0.04;
+const QUALIFIER_BONUS: f32 = 0.08;
 
 /// Added to a category whose own name the title says ("… sandals size 7" is Sandals,
 /// not Gymnastics Heel Protectors).
