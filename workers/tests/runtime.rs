@@ -396,10 +396,11 @@ async fn drains_20k_retries_due_together(backend: Backend) {
             .collect(),
     )
     .await;
-    // Every first attempt fails and is retried 10 s later, without jitter.
+    // Every first attempt fails and is retried 30 s later, without jitter: time
+    // for all 20k first attempts on a slow machine (10 s was too short once).
     let policy = RetryPolicy {
-        base: Duration::from_secs(10),
-        max: Duration::from_secs(10),
+        base: Duration::from_secs(30),
+        max: Duration::from_secs(30),
         jitter: 0.0,
     };
     let worker = h.start(50, policy, Duration::from_secs(10));
