@@ -127,15 +127,68 @@ struct Inner {
     offers: HashMap<(String, String), Value>,
     puts: u32,
     throttled: u32,
-    available: f64,
-    refilled_at: Instant,
+    puts_quota: Quota,
     revoked: bool,
     type_searches: u32,
-    search_available: f64,
-    search_refilled_at: Instant,
+    search_quota: Quota,
 }
 
 type Shared = Arc<Mutex<Inner>>;
+
+/// One operation's usage plan: RATE requests a second, bursts of BURST.
+#[derive(Debug)]
+struct Quota {
+    available: f64,
+    refilled_at: Instant,
+}
+
+impl Quota {
+    /// A full bucket.
+    fn full() -> Quota {
+        Quota {
+            available: BURST,
+            refilled_at: Instant::now(),
+        }
+    }
+
+    /// Takes one request; false when the plan is exceeded.
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.available =
+            (self.available + now.duration_since(self.refilled_at).as_secs_f64() * RATE).min(BURST);
+        self.refilled_at = now;
+        if self.available < 1.0 {
+            return false;
+        }
+        self.available -= 1.0;
+        true
+    }
+}
+
+/// The answer to a call without a live access token, if it has none.
+fn unauthorized(inner: &Inner, headers: &HeaderMap) -> Option<Response> {
+    let token = headers
+        .get("x-amz-access-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    (!inner.tokens.contains(token)).then(|| {
+        error(
+            StatusCode::FORBIDDEN,
+            "Unauthorized",
+            "Access to requested resource is denied.",
+        )
+    })
+}
+
+/// The answer to a call over its usage plan.
+fn quota_exceeded(inner: &mut Inner) -> Response {
+    inner.throttled += 1;
+    error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "QuotaExceeded",
+        "You exceeded your quota for the requested resource.",
+    )
+}
 
 /// The fake Amazon server, stopped on drop.
 #[derive(Debug)]
@@ -178,12 +231,10 @@ impl FakeAmazon {
             offers: HashMap::new(),
             puts: 0,
             throttled: 0,
-            available: BURST,
-            refilled_at: Instant::now(),
+            puts_quota: Quota::full(),
             revoked: false,
             type_searches: 0,
-            search_available: BURST,
-            search_refilled_at: Instant::now(),
+            search_quota: Quota::full(),
         }));
         let app = Router::new()
             .route("/auth/o2/token", post(token))
@@ -444,31 +495,12 @@ async fn product_types(
     headers: HeaderMap,
 ) -> Response {
     let mut inner = shared.lock().expect("state");
-    let token = headers
-        .get("x-amz-access-token")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if !inner.tokens.contains(token) {
-        return error(
-            StatusCode::FORBIDDEN,
-            "Unauthorized",
-            "Access to requested resource is denied.",
-        );
+    if let Some(refused) = unauthorized(&inner, &headers) {
+        return refused;
     }
-    let now = Instant::now();
-    inner.search_available = (inner.search_available
-        + now.duration_since(inner.search_refilled_at).as_secs_f64() * RATE)
-        .min(BURST);
-    inner.search_refilled_at = now;
-    if inner.search_available < 1.0 {
-        inner.throttled += 1;
-        return error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "QuotaExceeded",
-            "You exceeded your quota for the requested resource.",
-        );
+    if !inner.search_quota.take() {
+        return quota_exceeded(&mut inner);
     }
-    inner.search_available -= 1.0;
     let requested = query.get("marketplaceIds").cloned().unwrap_or_default();
     let marketplaces: Vec<&str> = requested.split(',').filter(|m| !m.is_empty()).collect();
     if marketplaces.is_empty() || marketplaces.iter().any(|m| currency_of(m).is_none()) {
@@ -506,16 +538,8 @@ async fn put_listing(
     body: Bytes,
 ) -> Response {
     let mut inner = shared.lock().expect("state");
-    let token = headers
-        .get("x-amz-access-token")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if !inner.tokens.contains(token) {
-        return error(
-            StatusCode::FORBIDDEN,
-            "Unauthorized",
-            "Access to requested resource is denied.",
-        );
+    if let Some(refused) = unauthorized(&inner, &headers) {
+        return refused;
     }
     if seller_id != inner.seller_id {
         return error(
@@ -524,20 +548,10 @@ async fn put_listing(
             "The seller id does not match the access token.",
         );
     }
-    let now = Instant::now();
-    inner.available =
-        (inner.available + now.duration_since(inner.refilled_at).as_secs_f64() * RATE).min(BURST);
-    inner.refilled_at = now;
     inner.puts += 1;
-    if inner.available < 1.0 {
-        inner.throttled += 1;
-        return error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "QuotaExceeded",
-            "You exceeded your quota for the requested resource.",
-        );
+    if !inner.puts_quota.take() {
+        return quota_exceeded(&mut inner);
     }
-    inner.available -= 1.0;
     let requested = query.get("marketplaceIds").cloned().unwrap_or_default();
     let marketplaces: Vec<&str> = requested.split(',').filter(|m| !m.is_empty()).collect();
     if marketplaces.is_empty()

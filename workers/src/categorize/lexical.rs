@@ -117,18 +117,26 @@ pub struct Query {
 impl Query {
     /// Terms from the title (full weight), its translations, and the description (less).
     pub fn new(title: &str, description: &str) -> Query {
+        // Known foreign words count only as their translation ("robe" is a dress, not a bathrobe).
+        Query::from_terms(
+            &text::terms(&synonyms::translate(title)),
+            &text::terms(&synonyms::translate(description)),
+        )
+    }
+
+    /// The query of a listing's translated, stemmed title and description terms.
+    pub fn from_terms(title: &[String], description: &[String]) -> Query {
         let mut weights: HashMap<String, f32> = HashMap::new();
-        let mut add = |t: String, w: f32| {
+        let mut add = |t: &String, w: f32| {
             // Who it is for and what it is made of say little about what it is.
-            let w = if is_modifier(&t) { w * MODIFIER } else { w };
-            let e = weights.entry(t).or_insert(0.0);
+            let w = if is_modifier(t) { w * MODIFIER } else { w };
+            let e = weights.entry(t.clone()).or_insert(0.0);
             *e = e.max(w);
         };
-        // Known foreign words count only as their translation ("robe" is a dress, not a bathrobe).
-        for t in text::terms(&synonyms::translate(title)) {
+        for t in title {
             add(t, 1.0);
         }
-        for t in text::terms(&synonyms::translate(description)) {
+        for t in description {
             add(t, DESCRIPTION);
         }
         let mut terms: Vec<(String, f32)> = weights.into_iter().collect();

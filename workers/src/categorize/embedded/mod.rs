@@ -328,29 +328,24 @@ impl EmbeddedClassifier {
             .map_err(inference)?;
         for (&i, mut row) in chunk.iter().zip(sims) {
             let item = &items[i];
-            let query = Query::new(
-                &format!(
-                    "{} {}",
-                    item.title,
-                    item.brand.as_deref().unwrap_or_default()
-                ),
-                &item.description,
-            );
-            for (pos, lex) in self.lexical.score(&query) {
-                if let Some(s) = row.get_mut(pos as usize) {
-                    *s += LEXICAL_WEIGHT * lex;
-                }
-            }
+            // Translated and stemmed once, for the lexical signal and the priors.
             let title_terms = super::text::terms(&synonyms::translate(&format!(
                 "{} {}",
                 item.title,
                 item.brand.as_deref().unwrap_or_default()
             )));
+            let description_terms = super::text::terms(&synonyms::translate(&item.description));
+            let query = Query::from_terms(&title_terms, &description_terms);
+            for (pos, lex) in self.lexical.score(&query) {
+                if let Some(s) = row.get_mut(pos as usize) {
+                    *s += LEXICAL_WEIGHT * lex;
+                }
+            }
             let wants_part = title_terms
                 .iter()
                 .any(|t| ACCESSORY_WORDS.contains(&t.as_str()));
             let mut all_terms = title_terms.clone();
-            all_terms.extend(super::text::terms(&synonyms::translate(&item.description)));
+            all_terms.extend(description_terms);
             for (s, prior) in row.iter_mut().zip(&self.priors) {
                 *s -= prior.depth;
                 if prior.accessory && !wants_part {
