@@ -83,6 +83,10 @@ async fn obvious_listings_land_in_the_right_branch() {
         // Polish and Portuguese words, and a phrase read as one.
         ("Sukienka letnia w kwiaty", "Rozmiar 38", "aa-1-4"),
         ("Calções de banho homem", "Tamanho L", "aa-1-20"),
+        // A product line with a foreign colour; a phrase; the longer name said.
+        ("Samsung Galaxy A54 5G noir", "", "el-4-8-5"),
+        ("Reloj de pared vintage", "", "hg-3-17"),
+        ("Atomic Hawx ski boots 27.5", "", "sg-4-17-2-11"),
     ];
     let items: Vec<ListingText> = cases.iter().map(|(t, d, _)| item(t, d)).collect();
     let results = c.classify(items).await.unwrap();

@@ -43,7 +43,7 @@ impl Default for CategorizeSettings {
         CategorizeSettings {
             provider: CategorizeProvider::Embedded,
             model_dir: None,
-            max_tokens: 16,
+            max_tokens: 15,
             batch_size: 64,
             max_text_bytes: 16 * 1024,
             suggestions: 5,

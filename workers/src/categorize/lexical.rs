@@ -18,7 +18,8 @@ const DESCRIPTION: f32 = 0.3;
 /// Weight of words that qualify rather than name a product (gender, age, material, colour).
 const MODIFIER: f32 = 0.25;
 
-/// Whether a (stemmed) word qualifies a product rather than names one.
+/// Whether a (stemmed) word qualifies a product (who it is for, what it is made
+/// of, its colour, how many) rather than names one.
 pub fn is_modifier(term: &str) -> bool {
     matches!(
         term,
@@ -95,6 +96,11 @@ pub fn is_modifier(term: &str) -> bool {
             | "marble"
             | "steel"
             | "brass"
+            | "set"
+            | "lot"
+            | "pack"
+            | "pair"
+            | "bundle"
     )
 }
 

@@ -170,11 +170,12 @@ pub fn is_qualifier(term: &str) -> bool {
     QUALIFIERS.iter().any(|(q, _)| *q == term)
 }
 
-/// Whether the listing's (translated, stemmed) terms justify qualifier `index`.
-pub fn justified(index: u8, terms: &[String]) -> bool {
+/// Which qualifiers (by index) a listing's translated, stemmed terms justify.
+pub fn justified_by(terms: &[String]) -> Vec<bool> {
     QUALIFIERS
-        .get(usize::from(index))
-        .is_none_or(|(_, triggers)| terms.iter().any(|t| triggers.contains(&t.as_str())))
+        .iter()
+        .map(|(_, triggers)| terms.iter().any(|t| triggers.contains(&t.as_str())))
+        .collect()
 }
 
 #[cfg(test)]
@@ -188,9 +189,9 @@ mod tests {
         );
         assert_eq!(q.len(), 1);
         let plain = super::super::text::terms("dark jeans size 38");
-        assert!(!justified(q[0], &plain));
+        assert!(!justified_by(&plain)[usize::from(q[0])]);
         let said = super::super::text::terms("maternity jeans");
-        assert!(justified(q[0], &said));
+        assert!(justified_by(&said)[usize::from(q[0])]);
         assert!(qualifiers_of("Apparel & Accessories > Clothing > Pants > Jeans").is_empty());
     }
 }

@@ -148,6 +148,28 @@ mod tests {
         assert_eq!(translate("Table basse en chêne"), "coffee tables en chene");
         assert_eq!(expand("Magic the Gathering bulk"), "gaming cards");
         assert_eq!(expand("magic"), "");
+        assert_eq!(translate("Reloj de pared"), "wall clocks");
+        assert_eq!(
+            translate("Nintendo Switch Lite"),
+            "handheld game consoles lite"
+        );
+    }
+
+    #[test]
+    fn colours_of_every_language_read_as_english_colours() {
+        for (word, colour) in [
+            ("noir", "black"),
+            ("schwarz", "black"),
+            ("negra", "black"),
+            ("nero", "black"),
+            ("zwart", "black"),
+            ("preto", "black"),
+            ("czarna", "black"),
+            ("bleue", "blue"),
+        ] {
+            assert_eq!(english(word), Some(colour), "{word}");
+            assert!(super::super::lexical::is_modifier(colour));
+        }
     }
 
     #[test]

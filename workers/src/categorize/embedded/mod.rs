@@ -45,6 +45,9 @@ const QUALIFIER_BONUS: f32 = 0.08;
 /// not Gymnastics Heel Protectors).
 const NAME_BONUS: f32 = 0.16;
 
+/// Added to [`NAME_BONUS`] for each further word of the name the title says.
+const NAME_WORD_BONUS: f32 = 0.04;
+
 /// Title words that mean the listing is a part or an accessory.
 const ACCESSORY_WORDS: &[&str] = &[
     "accessory",
@@ -71,6 +74,10 @@ const ACCESSORY_WORDS: &[&str] = &[
     "filter",
     "attachment",
 ];
+
+/// Bytes of text per model token, with room to spare: a description cut at
+/// this many bytes per token still fills every token the model reads.
+const BYTES_PER_TOKEN: usize = 32;
 
 /// Candidates the confidence is spread over.
 const CONFIDENCE_POOL: usize = 10;
@@ -143,6 +150,8 @@ pub struct EmbeddedClassifier {
     /// First term of a name alternative → the categories that have it.
     names_by_term: HashMap<String, Vec<usize>>,
     batch_size: usize,
+    /// Bytes of a description the sentence model could read within its tokens.
+    model_description_bytes: usize,
     suggestions: usize,
     /// Whether the category vectors came from the disk cache.
     pub vectors_from_cache: bool,
@@ -206,6 +215,7 @@ impl EmbeddedClassifier {
             priors,
             names_by_term,
             batch_size: settings.batch_size,
+            model_description_bytes: settings.max_tokens * BYTES_PER_TOKEN,
             suggestions: settings.suggestions,
             vectors_from_cache: vectors.from_cache,
         })
@@ -218,12 +228,14 @@ impl EmbeddedClassifier {
 
     /// What the sentence model reads of a listing: title and description with known
     /// foreign words translated, the title first.
-    fn model_text(item: &ListingText) -> String {
+    fn model_text(&self, item: &ListingText) -> String {
         let brand = item.brand.as_deref().unwrap_or_default();
+        // The model reads a few tokens: the rest of a long description is not translated.
+        let description = super::text::truncate(&item.description, self.model_description_bytes);
         format!(
             "{} {brand}. {}",
             synonyms::translate(&item.title),
-            synonyms::translate(&item.description)
+            synonyms::translate(description)
         )
     }
 
@@ -240,7 +252,7 @@ impl EmbeddedClassifier {
         let k = k.clamp(1, n);
         let started = std::time::Instant::now();
         // Similar lengths together: less padding per batch.
-        let texts: Vec<String> = items.iter().map(Self::model_text).collect();
+        let texts: Vec<String> = items.iter().map(|item| self.model_text(item)).collect();
         let mut order: Vec<usize> = (0..items.len()).collect();
         order.sort_by_key(|&i| texts[i].len());
         let chunks: Vec<&[usize]> = order.chunks(self.batch_size.max(1)).collect();
@@ -346,6 +358,7 @@ impl EmbeddedClassifier {
                 .any(|t| ACCESSORY_WORDS.contains(&t.as_str()));
             let mut all_terms = title_terms.clone();
             all_terms.extend(description_terms);
+            let justified = super::qualifiers::justified_by(&all_terms);
             for (s, prior) in row.iter_mut().zip(&self.priors) {
                 *s -= prior.depth;
                 if prior.accessory && !wants_part {
@@ -354,7 +367,7 @@ impl EmbeddedClassifier {
                 if prior
                     .qualifiers
                     .iter()
-                    .any(|&q| !super::qualifiers::justified(q, &all_terms))
+                    .any(|&q| !justified.get(usize::from(q)).copied().unwrap_or(true))
                 {
                     *s -= QUALIFIER_PENALTY;
                 } else if !prior.qualifiers.is_empty() {
@@ -366,18 +379,19 @@ impl EmbeddedClassifier {
                 .filter_map(|t| self.names_by_term.get(t))
                 .flatten()
                 .copied()
-                .filter(|&pos| {
-                    self.priors[pos]
-                        .names
-                        .iter()
-                        .any(|alt| alt.iter().all(|t| title_terms.contains(t)))
-                })
                 .collect();
             named.sort_unstable();
             named.dedup();
             for pos in named {
-                if let Some(s) = row.get_mut(pos) {
-                    *s += NAME_BONUS;
+                // The longest alternative the title says: "ski boots" names Ski Boots more than Boots.
+                let words = self.priors[pos]
+                    .names
+                    .iter()
+                    .filter(|alt| alt.iter().all(|t| title_terms.contains(t)))
+                    .map(Vec::len)
+                    .max();
+                if let (Some(words), Some(s)) = (words, row.get_mut(pos)) {
+                    *s += NAME_BONUS + NAME_WORD_BONUS * words.saturating_sub(1) as f32;
                 }
             }
             ranked.push((i, top_k(&row, k)));
