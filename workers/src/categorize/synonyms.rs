@@ -106,23 +106,6 @@ pub fn translate(text: &str) -> String {
     out
 }
 
-/// The English taxonomy words for every known word or phrase of `text`, space-separated.
-pub fn expand(text: &str) -> String {
-    let words = super::text::words(&super::text::fold(text));
-    let mut out = String::new();
-    for (word, english) in spans(&words) {
-        if let Some(english) = english
-            && english != word
-        {
-            if !out.is_empty() {
-                out.push(' ');
-            }
-            out.push_str(english);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,7 +118,6 @@ mod tests {
         assert_eq!(english("borsa"), Some("handbags bag"));
         assert_eq!(english("jurk"), Some("dress"));
         assert_eq!(english("dr"), None);
-        assert_eq!(expand("Robe d'été en coton"), "dress cotton");
         assert_eq!(translate("Robe d'été en coton"), "dress d ete en cotton");
         assert_eq!(english("samtstiefel"), Some("boots"));
         assert_eq!(english("wolljacke"), Some("jacket"));
@@ -146,8 +128,8 @@ mod tests {
     #[test]
     fn phrases_are_read_before_their_words() {
         assert_eq!(translate("Table basse en chêne"), "coffee tables en chene");
-        assert_eq!(expand("Magic the Gathering bulk"), "gaming cards");
-        assert_eq!(expand("magic"), "");
+        assert_eq!(translate("Magic the Gathering bulk"), "gaming cards bulk");
+        assert_eq!(translate("magic"), "magic");
         assert_eq!(translate("Reloj de pared"), "wall clocks");
         assert_eq!(
             translate("Nintendo Switch Lite"),
