@@ -642,9 +642,7 @@ async fn amazon_flow(backend: Backend) {
         .start()
         .await;
     let seller = p.key(Role::Seller, Some("s1")).await;
-    let conn = json!({"lwa_client_id": amazon.client_id, "lwa_client_secret": amazon.client_secret,
-        "refresh_token": amazon.refresh_token, "seller_id": amazon.seller_id,
-        "marketplace_ids": [amazon.marketplace_id]});
+    let conn = amazon.connection(&[&amazon.marketplace_id]);
     let (status, view) = p
         .call("PUT", "/v1/connections/amazon", &seller, Some(conn))
         .await;
@@ -757,9 +755,7 @@ async fn etsy_flow(backend: Backend) {
         .start()
         .await;
     let seller = p.key(Role::Seller, Some("s1")).await;
-    let conn = json!({"keystring": etsy.keystring, "shared_secret": etsy.shared_secret,
-        "access_token": etsy.access_token, "refresh_token": etsy.refresh_token,
-        "shop_id": etsy.shop_id, "shipping_profile_id": etsy.shipping_profile_id});
+    let conn = etsy.connection();
     let (status, view) = p
         .call("PUT", "/v1/connections/etsy", &seller, Some(conn))
         .await;

@@ -124,10 +124,8 @@ async fn etsy_mapping(backend: Backend) {
         .await;
     let s1 = p.key(Role::Seller, Some("s1")).await;
     let s2 = p.key(Role::Seller, Some("s2")).await;
-    let mut conn = json!({"keystring": etsy.keystring, "shared_secret": etsy.shared_secret,
-        "access_token": etsy.access_token, "refresh_token": etsy.refresh_token,
-        "shop_id": etsy.shop_id, "shipping_profile_id": etsy.shipping_profile_id,
-        "when_made": "last_year"});
+    let mut conn = etsy.connection();
+    conn["when_made"] = json!("last_year");
     let (status, err) = p
         .call("PUT", "/v1/connections/etsy", &s1, Some(conn.clone()))
         .await;
@@ -400,17 +398,12 @@ async fn amazon_mapping(backend: Backend) {
         .await;
     let s1 = p.key(Role::Seller, Some("s1")).await;
     let s2 = p.key(Role::Seller, Some("s2")).await;
-    let conn = |markets: &[&str]| {
-        json!({"lwa_client_id": amazon.client_id, "lwa_client_secret": amazon.client_secret,
-            "refresh_token": amazon.refresh_token, "seller_id": amazon.seller_id,
-            "marketplace_ids": markets})
-    };
     let (status, err) = p
         .call(
             "PUT",
             "/v1/connections/amazon",
             &s1,
-            Some(conn(&[DE, "A1NOTAMARKET"])),
+            Some(amazon.connection(&[DE, "A1NOTAMARKET"])),
         )
         .await;
     assert_eq!(status, 422, "{err}");
@@ -427,13 +420,18 @@ async fn amazon_mapping(backend: Backend) {
             "PUT",
             "/v1/connections/amazon",
             &s1,
-            Some(conn(&[DE, "ATVPDKIKX0DER"])),
+            Some(amazon.connection(&[DE, "ATVPDKIKX0DER"])),
         )
         .await;
     assert_eq!(status, 422, "one region per connection: {err}");
     for (key, markets) in [(&s1, vec![DE, FR]), (&s2, vec![DE, FR, UK])] {
         let (status, view) = p
-            .call("PUT", "/v1/connections/amazon", key, Some(conn(&markets)))
+            .call(
+                "PUT",
+                "/v1/connections/amazon",
+                key,
+                Some(amazon.connection(&markets)),
+            )
             .await;
         assert_eq!(status, 200, "{view}");
     }
@@ -617,10 +615,8 @@ async fn etsy_taxonomy(backend: Backend) {
         .start()
         .await;
     let seller = p.key(Role::Seller, Some("s1")).await;
-    let conn = json!({"keystring": etsy.keystring, "shared_secret": etsy.shared_secret,
-        "access_token": etsy.access_token, "refresh_token": etsy.refresh_token,
-        "shop_id": etsy.shop_id, "shipping_profile_id": etsy.shipping_profile_id,
-        "when_made": "2010_2019"});
+    let mut conn = etsy.connection();
+    conn["when_made"] = json!("2010_2019");
     let (status, view) = p
         .call("PUT", "/v1/connections/etsy", &seller, Some(conn))
         .await;
@@ -770,9 +766,7 @@ async fn amazon_product_types(backend: Backend) {
         .start()
         .await;
     let seller = p.key(Role::Seller, Some("s1")).await;
-    let conn = json!({"lwa_client_id": amazon.client_id, "lwa_client_secret": amazon.client_secret,
-        "refresh_token": amazon.refresh_token, "seller_id": amazon.seller_id,
-        "marketplace_ids": [DE, FR]});
+    let conn = amazon.connection(&[DE, FR]);
     let (status, view) = p
         .call("PUT", "/v1/connections/amazon", &seller, Some(conn))
         .await;

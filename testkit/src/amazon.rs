@@ -217,6 +217,14 @@ impl FakeAmazon {
         FakeAmazon::selling_in(&["A1PA6795UKMFR9"])
     }
 
+    /// The body of `PUT /v1/connections/amazon` that connects a seller to
+    /// this fake for `marketplace_ids`.
+    pub fn connection(&self, marketplace_ids: &[&str]) -> Value {
+        json!({"lwa_client_id": self.client_id, "lwa_client_secret": self.client_secret,
+            "refresh_token": self.refresh_token, "seller_id": self.seller_id,
+            "marketplace_ids": marketplace_ids})
+    }
+
     /// Starts the fake for a seller selling in `marketplace_ids`.
     pub fn selling_in(marketplace_ids: &[&str]) -> FakeAmazon {
         let shared: Shared = Arc::new(Mutex::new(Inner {

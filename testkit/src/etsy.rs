@@ -252,6 +252,13 @@ impl FakeEtsy {
         f(&mut self.shared.lock().expect("fake Etsy state"))
     }
 
+    /// The body of `PUT /v1/connections/etsy` that connects a seller to this shop.
+    pub fn connection(&self) -> Value {
+        json!({"keystring": self.keystring, "shared_secret": self.shared_secret,
+            "access_token": self.access_token, "refresh_token": self.refresh_token,
+            "shop_id": self.shop_id, "shipping_profile_id": self.shipping_profile_id})
+    }
+
     /// Every listing, by id: its fields, `images` (rank → bytes) and `inventory`.
     pub fn listings(&self) -> Vec<Value> {
         self.with(|i| i.listings.values().cloned().collect())
